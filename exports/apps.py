@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class ExportsConfig(AppConfig):
+    name = "exports"
+    verbose_name = "Exports"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from exports.schedules import ensure_schedules
+
+        post_migrate.connect(ensure_schedules, sender=self)

@@ -1,0 +1,39 @@
+"""Explicit registry of formats; a writer's module (and its libraries) load on first use."""
+
+from importlib import import_module
+
+from exports.formats.base import Options, Table, Writer
+
+WRITERS: dict[str, tuple[str, str]] = {
+    "csv": ("CSV", "exports.formats.csv.CsvWriter"),
+}
+
+
+class UnknownFormat(LookupError):
+    pass
+
+
+class MissingDependency(RuntimeError):
+    """An optional library a format needs is not installed."""
+
+
+def format_choices() -> list[tuple[str, str]]:
+    return [(key, label) for key, (label, _) in WRITERS.items()]
+
+
+def get_writer(fmt: str) -> type[Writer]:
+    try:
+        _, dotted = WRITERS[fmt]
+    except KeyError:
+        raise UnknownFormat(f"Unknown format {fmt!r}.") from None
+    module_name, class_name = dotted.rsplit(".", 1)
+    try:
+        module = import_module(module_name)
+    except ImportError as exc:
+        raise MissingDependency(
+            f"The {fmt} format needs the Python package {exc.name!r}, which is not installed."
+        ) from exc
+    return getattr(module, class_name)
+
+
+__all__ = ["WRITERS", "MissingDependency", "Options", "Table", "UnknownFormat", "get_writer"]

@@ -1,0 +1,22 @@
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from exports.formats.base import Table, Writer, neutralise
+
+
+class CsvWriter(Writer):
+    extension = "csv"
+    content_type = "text/csv"
+
+    def write_table(self, table: Table, rows: Iterable[Sequence[Any]]) -> int:
+        text = io.TextIOWrapper(self.out, encoding="utf-8", newline="", write_through=True)
+        writer = csv.writer(text)
+        writer.writerow(neutralise(c.heading) for c in table.columns)
+        count = 0
+        for row in rows:
+            writer.writerow(neutralise(v) if isinstance(v, str) else v for v in row)
+            count += 1
+        text.detach()
+        return count

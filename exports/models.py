@@ -1,0 +1,118 @@
+"""Export audit rows and the per-user files they produce."""
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timeuntil
+
+from exports.storage import exports_storage
+
+
+class ExportStatus(models.TextChoices):
+    """queued -> running -> completed | failed; queued or running -> cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+PENDING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
+class ExportAudit(models.Model):
+    """Written when an export is accepted, before any byte exists; kept after its file goes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.CharField(max_length=100)
+    format = models.CharField(max_length=20)
+    filters = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="export_audits",
+    )
+    requested_by_display = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=20, choices=ExportStatus.choices, default=ExportStatus.QUEUED, db_index=True
+    )
+    row_count = models.BigIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        verbose_name = "export audit row"
+        permissions = [("export_data", "Can export data")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset}.{self.format} by {self.requested_by_display} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in PENDING
+
+
+class DownloadFileQuerySet(models.QuerySet):
+    def for_user(self, user) -> "DownloadFileQuerySet":
+        return self.filter(owner=user)
+
+    def expired(self, now: datetime | None = None) -> "DownloadFileQuerySet":
+        return self.filter(expires_at__lte=now or timezone.now())
+
+
+class DownloadFile(models.Model):
+    """A finished export in storage, owned by one user until it expires."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="download_files"
+    )
+    audit = models.OneToOneField(ExportAudit, on_delete=models.PROTECT, related_name="download")
+    # The key in the exports storage; resolved through exports_storage() on every use.
+    stored_name = models.CharField(max_length=500, unique=True)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    objects = DownloadFileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def size_display(self) -> str:
+        return filesizeformat(self.size)
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at <= (now or timezone.now())
+
+    @property
+    def time_left(self) -> str:
+        return "expired" if self.is_expired() else timeuntil(self.expires_at)
+
+    def open(self):
+        return exports_storage().open(self.stored_name, "rb")
+
+    def get_absolute_url(self) -> str:
+        return reverse("exports:download", args=[self.pk])
+
+    def get_delete_url(self) -> str:
+        return reverse("exports:delete", args=[self.pk])

@@ -1,0 +1,114 @@
+"""Exportdesk settings: every value comes from an environment variable (see README)."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from project.env import database_from_url, env, envbool, envint, envlist
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env("EXPORTDESK_VAR_DIR", str(BASE_DIR / "var")))
+
+# The default is deliberately insecure so that `check --deploy` flags it.
+SECRET_KEY = env("SECRET_KEY", "django-insecure-exportdesk-dev-only-change-me")
+DEBUG = envbool("DEBUG", False)
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_q",
+    "exports",
+    "project.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_from_url(env("DATABASE_URL"), VAR_DIR / "exportdesk.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "exports:my-downloads"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# Exported files are private: owner-only on disk too.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+EXPORTS_ROOT = Path(env("EXPORTS_ROOT", str(VAR_DIR / "exports")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(EXPORTS_ROOT), "base_url": None},
+    },
+}
+EXPORTS_STORAGE = env("EXPORTS_STORAGE", "exports")
+EXPORTS_FILE_LIFETIME = timedelta(seconds=envint("EXPORTS_FILE_LIFETIME", 24 * 3600))
+EXPORTS_TMP_DIR = env("EXPORTS_TMP_DIR", "") or None
+EXPORTS_PURGE_MINUTES = envint("EXPORTS_PURGE_MINUTES", 15)
+
+Q_TIMEOUT = envint("Q_TIMEOUT", 3600)
+Q_CLUSTER = {
+    "name": "exportdesk",
+    "workers": envint("Q_WORKERS", 2),
+    "timeout": Q_TIMEOUT,
+    # Must exceed timeout, or the ORM broker hands a running export to a second worker.
+    "retry": envint("Q_RETRY", Q_TIMEOUT + 300),
+    "max_attempts": 1,
+    "ack_failures": True,
+    "orm": "default",
+    "poll": 0.5,
+    "catch_up": False,
+    "save_limit": 1000,
+    "sync": envbool("Q_SYNC", False),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"exports": {"handlers": ["console"], "level": env("EXPORTS_LOG_LEVEL", "INFO")}},
+}

@@ -1,0 +1,110 @@
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.db import connection
+
+from project.demo.seed import top_up
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 60, what: str = "condition") -> T:
+    """Poll until `condition()` is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(autouse=True)
+def exports_root(tmp_path: Path, settings) -> Path:
+    """Every test gets its own exports folder."""
+    root = tmp_path / "exports-storage"
+    settings.EXPORTS_ROOT = root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "exports": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "base_url": None},
+        },
+    }
+    return root
+
+
+def make_user(username: str, *, staff: bool = False, export: bool = False) -> User:
+    user = User.objects.create_user(
+        username, f"{username}@example.com", "pw-" + username, is_staff=staff
+    )
+    if export:
+        user.user_permissions.add(
+            Permission.objects.get(codename="export_data"),
+            Permission.objects.get(codename="view_userpoint"),
+        )
+    return user
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return make_user("staffer", staff=True, export=True)
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return make_user("bob")
+
+
+@pytest.fixture
+def demo_data(db) -> None:
+    top_up(300)
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+@pytest.fixture
+def qcluster(exports_root: Path, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """The real django-q2 worker, on the test database (tests must be transactional)."""
+    assert connection.vendor == "postgresql", "the worker tests need the PostgreSQL test server"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DATABASE_URL": database_url(),
+        "EXPORTS_ROOT": str(exports_root),
+        "Q_WORKERS": "1",
+    }
+    log = open(tmp_path / "qcluster.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
