@@ -9,8 +9,8 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from exports import engine
 from exports.datasets import get_dataset
-from exports.formats import Options, Table, get_writer
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 from exports.storage import exports_storage, storage_key
 
@@ -37,17 +37,11 @@ def run(audit_id: str) -> None:
     stored: str | None = None
     try:
         dataset = get_dataset(audit.dataset)
-        writer_class = get_writer(audit.format)
-        table = Table(dataset.name, dataset.columns)
         with tempfile.TemporaryFile(dir=settings.EXPORTS_TMP_DIR) as tmp:
-            with transaction.atomic():
-                rows = dataset.rows(audit.filters.get("conditions"), audit.filters.get("limit"))
-                writer = writer_class(tmp, Options(**audit.options))
-                count = writer.write_table(table, rows)
-                writer.close()
+            result = engine.export(tmp, dataset, audit.format, audit.filters, audit.options)
             size = tmp.tell()
             tmp.seek(0)
-            filename = filename_for(dataset.name, writer_class.extension, timezone.now())
+            filename = filename_for(dataset.name, result.extension, timezone.now())
             stored = exports_storage().save(storage_key(filename), File(tmp, name=filename))
         with transaction.atomic():
             now = timezone.now()
@@ -56,13 +50,13 @@ def run(audit_id: str) -> None:
                 audit=audit,
                 stored_name=stored,
                 filename=filename,
-                content_type=writer_class.content_type,
+                content_type=result.content_type,
                 size=size,
                 created_at=now,
                 expires_at=now + settings.EXPORTS_FILE_LIFETIME,
             )
             ExportAudit.objects.filter(pk=audit.pk).update(
-                status=ExportStatus.COMPLETED, row_count=count, bytes=size, finished_at=now
+                status=ExportStatus.COMPLETED, row_count=result.rows, bytes=size, finished_at=now
             )
         stored = None  # the DownloadFile row owns it now
     except BaseException as exc:
