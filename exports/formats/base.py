@@ -1,8 +1,10 @@
 """The one streaming interface every format implements: rows in, bytes to a file object."""
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, BinaryIO, ClassVar
 
 from exports.datasets import Column
@@ -17,6 +19,27 @@ def neutralise(text: str) -> str:
     if text.startswith(FORMULA_TRIGGERS) and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
+
+
+def text_of(value: Any) -> str:
+    """The canonical text of a value in every text format; the SQL fast paths produce the
+    same bytes, so a file does not depend on which path wrote it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def text_cell(value: Any) -> str:
+    """A value as spreadsheet-safe text: canonical, then formula-neutralised if it was text."""
+    return neutralise(value) if isinstance(value, str) else text_of(value)
 
 
 @dataclass(frozen=True)

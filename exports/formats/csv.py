@@ -3,7 +3,7 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from exports.formats.base import Table, Writer, neutralise
+from exports.formats.base import Table, Writer, neutralise, text_cell
 
 
 class CsvWriter(Writer):
@@ -16,7 +16,7 @@ class CsvWriter(Writer):
         writer.writerow(neutralise(c.heading) for c in table.columns)
         count = 0
         for row in rows:
-            writer.writerow(neutralise(v) if isinstance(v, str) else v for v in row)
+            writer.writerow([text_cell(v) for v in row])
             count += 1
         text.detach()
         return count
