@@ -6,6 +6,7 @@ import io
 import pytest
 from django.urls import reverse
 
+from exports.formats.base import text_of
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 from project.demo.models import UserPoint
 from tests.conftest import wait_for
@@ -26,7 +27,7 @@ def expected_rows(ids: list[int]) -> list[list[str]]:
                 str(p.task_id),
                 p.task.name,
                 str(p.points),
-                str(p.created),
+                text_of(p.created),
             ]
         )
     return rows
