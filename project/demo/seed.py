@@ -70,7 +70,7 @@ def ensure_base(rng: random.Random, users: int) -> None:
                 User(
                     username=f"player{n:07d}",
                     first_name=awkward_or(rng, rng.choice(FIRST)),
-                    last_name=awkward_or(rng, rng.choice(LAST)),
+                    last_name=AWKWARD[n] if n < len(AWKWARD) else awkward_or(rng, rng.choice(LAST)),
                     email=f"player{n}@example.com",
                     password=password,
                     date_joined=when(rng),
