@@ -1,16 +1,25 @@
-"""The export engine: one dataset, one format, rows streamed into a binary file object.
+"""The export engine: datasets in, one file out, rows streamed into a binary file object.
 
-Every delivery (background job, command line, immediate response) goes through export().
+Every delivery (background job, command line, immediate response) goes through here. On
+PostgreSQL rows come from COPY: whole files for the text formats (fastpath), typed rows for
+the rest (rowsource); elsewhere from Django's iterator.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.db import transaction
 
 from exports.datasets import Dataset
-from exports.formats import Options, Table, get_writer
+from exports.fastpath import fast_path, unique_name
+from exports.formats import Options, Writer, get_writer
+from exports.progress import DEFAULT_EVERY, Progress
+from exports.rowsource import table_rows
+from exports.tables import TableSource
+
+Filters = dict[str, Any]
 
 
 @dataclass
@@ -21,20 +30,96 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
 
+def row_cap(immediate: bool = False) -> int:
+    """The hard ceiling on rows per table, whatever the filters ask for."""
+    if immediate:
+        return getattr(settings, "EXPORTS_MAX_ROWS_IMMEDIATE", 100_000)
+    return getattr(settings, "EXPORTS_MAX_ROWS_BACKGROUND", 5_000_000)
+
+
 def export(
     out: BinaryIO,
     dataset: Dataset,
     fmt: str,
-    filters: dict[str, Any] | None = None,
+    filters: Filters | None = None,
     options: dict[str, Any] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    max_rows: int | None = None,
 ) -> Result:
-    filters = filters or {}
+    return export_tables(out, [(dataset, filters)], fmt, options, on_progress, max_rows)
+
+
+def export_tables(
+    out: BinaryIO,
+    tables: Sequence[tuple[Dataset, Filters | None]],
+    fmt: str,
+    options: dict[str, Any] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    max_rows: int | None = None,
+    progress_every: int = DEFAULT_EVERY,
+) -> Result:
+    """One sheet/file/table per (dataset, filters). Raises UnknownFormat, MissingDependency
+    or ConditionError before the first byte; exceptions from on_progress propagate."""
+    if not tables:
+        raise ValueError("An export needs at least one dataset.")
     writer_class = get_writer(fmt)
-    # A transaction keeps PostgreSQL's cursor server-side and unmaterialised.
+    opts = to_options(options, multi_table=len(tables) > 1)
+    sources = build_sources(tables, row_cap() if max_rows is None else max_rows, opts)
+    progress = Progress(on_progress, progress_every)
+    notes: list[str] = []
+    # A transaction keeps PostgreSQL's cursors server-side and unmaterialised.
     with transaction.atomic():
-        rows = dataset.rows(filters.get("conditions"), filters.get("limit"))
-        writer = writer_class(out, Options(**(options or {})))
-        count = writer.write_table(Table(dataset.name, dataset.columns), rows)
-        writer.close()
-    return Result(count, writer_class.extension, writer_class.content_type)
+        fast = fast_path(fmt, opts)
+        if fast is None or not fast(out, sources, opts, progress):
+            notes = write_with(writer_class(out, opts), sources, opts, progress)
+    notes.extend(cap_notes(sources, progress.per_table))
+    return Result(progress.rows, writer_class.extension, writer_class.content_type, notes)
+
+
+def write_with(
+    writer: Writer, sources: Sequence[TableSource], opts: Options, progress: Progress
+) -> list[str]:
+    for source in sources:
+        progress.next_table()
+        writer.write_table(source.table, progress.counted(table_rows(source)))
+    write_dictionary = getattr(writer, "write_dictionary", None)
+    if opts.data_dictionary and write_dictionary is not None:
+        write_dictionary([s.table for s in sources])
+    writer.close()
+    return list(getattr(writer, "notes", []))
+
+
+def to_options(options: dict[str, Any] | None, *, multi_table: bool) -> Options:
+    """Known option names become Options fields, anything else goes to `extra`."""
+    known = {f.name for f in fields(Options)} - {"extra"}
+    given = dict(options or {})
+    extra = {k: given.pop(k) for k in list(given) if k not in known}
+    extra.update(given.pop("extra", None) or {})
+    if multi_table:
+        extra["multi_table"] = True
+    return Options(**{k: bool(v) for k, v in given.items()}, extra=extra)
+
+
+def build_sources(
+    tables: Sequence[tuple[Dataset, Filters | None]], cap: int, opts: Options
+) -> list[TableSource]:
+    taken: set[str] = set()
+    return [
+        TableSource.build(
+            dataset,
+            filters,
+            name=unique_name(dataset.name, taken),
+            max_rows=cap,
+            sort_columns=opts.sort_columns,
+        )
+        for dataset, filters in tables
+    ]
+
+
+def cap_notes(sources: Sequence[TableSource], counts: Sequence[int]) -> list[str]:
+    """Say so when a table may have been cut short by the row cap rather than by the filters."""
+    return [
+        f"{s.name}: stopped at the row cap of {s.limit:,} rows; there may be more."
+        for s, count in zip(sources, counts, strict=True)
+        if s.capped and count >= (s.limit or 0)
+    ]

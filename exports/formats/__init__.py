@@ -6,6 +6,13 @@ from exports.formats.base import Options, Table, Writer
 
 WRITERS: dict[str, tuple[str, str]] = {
     "csv": ("CSV", "exports.formats.csv.CsvWriter"),
+    "json": ("JSON", "exports.formats.json.JsonWriter"),
+    "xlsx": ("Excel (XLSX)", "exports.formats.xlsx.XlsxWriter"),
+    "ods": ("OpenDocument spreadsheet (ODS)", "exports.formats.ods.OdsWriter"),
+    "tsvzip": ("TSV files in a ZIP", "exports.formats.tsv_zip.TsvZipWriter"),
+    "sqlite": ("SQLite database", "exports.formats.sqlite.SqliteWriter"),
+    "sql": ("SQL (SQLite dialect)", "exports.formats.sql.SqlWriter"),
+    "r": ("R script", "exports.formats.r.RWriter"),
 }
 
 

@@ -11,7 +11,8 @@ class CsvWriter(Writer):
     content_type = "text/csv"
 
     def write_table(self, table: Table, rows: Iterable[Sequence[Any]]) -> int:
-        text = io.TextIOWrapper(self.out, encoding="utf-8", newline="", write_through=True)
+        # Buffered in the wrapper (detach() flushes): one write per few KB, not one per row.
+        text = io.TextIOWrapper(self.out, encoding="utf-8", newline="")
         writer = csv.writer(text)
         writer.writerow(neutralise(c.heading) for c in table.columns)
         count = 0
