@@ -1,8 +1,13 @@
+import signal
 import subprocess
 import sys
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -12,9 +17,14 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
     def handle(self, *args, addrport: str, **options):
+        # Explicit handlers: a process started in the background may inherit SIGINT ignored.
+        signal.signal(signal.SIGINT, interrupt)
+        signal.signal(signal.SIGTERM, interrupt)
         worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"])
         try:
             call_command("runserver", addrport, use_reloader=False, insecure_serving=True)
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping the web server and the worker.")
         finally:
             worker.terminate()
             try:
