@@ -42,3 +42,13 @@ def models_F(path: str):
     from django.db.models import F
 
     return F(path)
+
+
+def test_every_generated_row_points_at_real_users_games_and_tasks(db):
+    call_command("seed_demo", "--rows", "1000", stdout=StringIO())
+    users = User.objects.values("pk")
+    assert UserPoint.objects.count() == 1000
+    assert not UserPoint.objects.exclude(user__in=users).exists()
+    assert not UserPoint.objects.exclude(task__in=Task.objects.values("pk")).exists()
+    assert not UserInteraction.objects.exclude(user__in=users).exists()
+    assert not WalletTransaction.objects.exclude(user__in=users).exists()
