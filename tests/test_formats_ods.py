@@ -1,0 +1,113 @@
+import io
+import zipfile
+from xml.etree import ElementTree
+
+from exports.formats.base import Options, Table, neutralise
+from exports.formats.ods import MIMETYPE, NS
+from tests.test_formats_support import BIG, OTHER, OTHER_ROWS, ROWS, TABLE, render
+
+OFFICE, TABLE_NS, TEXT = (f"{{{NS[p]}}}" for p in ("office", "table", "text"))
+
+
+def content(data: bytes) -> ElementTree.Element:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return ElementTree.fromstring(archive.read("content.xml"))  # noqa: S314 (our own file)
+
+
+def cell_text(cell: ElementTree.Element) -> str:
+    """What a reader shows: paragraphs joined by newlines, <text:s>, <text:tab> expanded."""
+    lines = []
+    for paragraph in cell.iter(f"{TEXT}p"):
+        parts = [paragraph.text or ""]
+        for child in paragraph:
+            if child.tag == f"{TEXT}s":
+                parts.append(" " * int(child.get(f"{TEXT}c", "1")))
+            elif child.tag == f"{TEXT}tab":
+                parts.append("\t")
+            parts.append(child.tail or "")
+        lines.append("".join(parts))
+    return "\n".join(lines)
+
+
+def sheets(data: bytes) -> dict[str, list[list[ElementTree.Element]]]:
+    return {
+        t.get(f"{TABLE_NS}name"): [
+            list(row.iter(f"{TABLE_NS}table-cell")) for row in t.iter(f"{TABLE_NS}table-row")
+        ]
+        for t in content(data).iter(f"{TABLE_NS}table")
+    }
+
+
+def test_the_mimetype_comes_first_and_uncompressed():
+    with zipfile.ZipFile(io.BytesIO(render("ods")[0])) as archive:
+        first = archive.infolist()[0]
+        assert (first.filename, first.compress_type) == ("mimetype", zipfile.ZIP_STORED)
+        assert archive.read("mimetype").decode() == MIMETYPE
+        assert "META-INF/manifest.xml" in archive.namelist()
+        assert archive.testzip() is None
+
+
+def test_text_cells_are_typed_strings_that_keep_spaces_tabs_and_newlines():
+    rows = sheets(render("ods")[0])["points"]
+    names = [row[1] for row in rows[1 : len(ROWS) - 1]]
+    assert all(c.get(f"{OFFICE}value-type") == "string" for c in names)
+    assert [cell_text(c) for c in names] == [neutralise(r[1]) for r in ROWS[:-2]]
+
+
+def test_headers_are_neutralised():
+    header = sheets(render("ods")[0])["points"][0]
+    assert [cell_text(c) for c in header] == [neutralise(c.heading) for c in TABLE.columns]
+
+
+def test_numbers_are_float_cells_with_exact_values():
+    row = sheets(render("ods")[0])["points"][2]
+    assert [(c.get(f"{OFFICE}value-type"), c.get(f"{OFFICE}value")) for c in row[:4]] == [
+        ("float", "2"),
+        ("string", None),
+        ("float", "-1.50"),
+        ("float", "0.25"),
+    ]
+    assert row[4].get(f"{OFFICE}boolean-value") == "false"
+
+
+def test_dates_and_times_are_date_cells_in_utc():
+    row = sheets(render("ods")[0])["points"][2]
+    assert row[5].get(f"{OFFICE}value-type") == "date"
+    assert row[5].get(f"{OFFICE}date-value") == "2026-03-04T05:06:07.001000"
+    assert row[6].get(f"{OFFICE}date-value") == "2026-01-02"
+
+
+def test_integers_too_long_for_a_spreadsheet_stay_exact_as_text():
+    last = sheets(render("ods")[0])["points"][-1]
+    assert (last[0].get(f"{OFFICE}value-type"), cell_text(last[0])) == ("string", str(BIG))
+
+
+def test_it_removes_characters_xml_cannot_hold_and_says_so():
+    rows = [(1, "a\x00b\x1fc", None, None, None, None, None, None)]
+    data, writer = render("ods", [(TABLE, rows)])
+    assert cell_text(sheets(data)["points"][1][1]) == "abc"
+    assert writer.notes == ["Removed 2 control characters that ODS (XML) cannot hold."]
+
+
+def test_each_table_is_a_sheet_including_the_data_dictionary():
+    data, _ = render(
+        "ods", [(TABLE, ROWS), (OTHER, OTHER_ROWS), (Table("a/b", ()), [])], dictionary=True
+    )
+    found = sheets(data)
+    assert list(found) == ["points", "other table", "a_b", "data_dictionary"]
+    assert [cell_text(c) for c in found["other table"][2]] == ["2", "'=second"]
+    assert len(found["data_dictionary"]) == 1 + len(TABLE.columns) + len(OTHER.columns)
+
+
+def test_by_default_the_header_is_bold_and_frozen():
+    data, _ = render("ods")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert "VerticalSplitPosition" in archive.read("settings.xml").decode()
+    assert sheets(data)["points"][0][0].get(f"{TABLE_NS}style-name") == "heading"
+
+
+def test_the_simplified_option_writes_plain_data_only():
+    data, _ = render("ods", options=Options(simplified=True))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert "settings.xml" not in archive.namelist()
+    assert sheets(data)["points"][0][0].get(f"{TABLE_NS}style-name") is None

@@ -1,0 +1,100 @@
+import sqlite3
+import subprocess
+import tempfile
+from pathlib import Path
+
+from exports.datasets import Column
+from exports.formats.base import Table
+from tests.test_formats_support import BIG, OTHER, OTHER_ROWS, ROWS, TABLE, render, save
+
+TYPES = ["integer", "text", "real", "integer", "text", "text", "text"]
+WEIRD = Table(
+    'we"ird; DROP', (Column('sel"ect', "x", kind="text"), Column("ID", "y", kind="integer"))
+)
+
+
+def build(tmp_path: Path, fmt: str, tables=((TABLE, ROWS),), dictionary=False) -> Path:
+    """The database a user ends up with: the sqlite file, or the SQL text run by the CLI."""
+    data, _ = render(fmt, tables, dictionary=dictionary)
+    if fmt == "sqlite":
+        return save(tmp_path, "export.sqlite3", data)
+    database = tmp_path / "from-sql.db"
+    subprocess.run(["sqlite3", str(database)], input=data, check=True, capture_output=True)
+    return database
+
+
+def query(database: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(database) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_it_builds_one_typed_table_per_table(tmp_path):
+    database = build(tmp_path, "sqlite", [(TABLE, ROWS), (OTHER, OTHER_ROWS)], dictionary=True)
+    names = [r[0] for r in query(database, "SELECT name FROM sqlite_master ORDER BY rowid")]
+    assert names == ["points", "other table", "data_dictionary"]
+    declared = [r[2] for r in query(database, "PRAGMA table_info(points)")]
+    assert declared == [
+        "INTEGER",
+        "TEXT",
+        "NUMERIC",
+        "REAL",
+        "BOOLEAN",
+        "DATETIME",
+        "DATE",
+        "TEXT",
+    ]
+    assert query(database, 'SELECT * FROM "other table"') == OTHER_ROWS
+
+
+def test_values_keep_their_types(tmp_path):
+    database = build(tmp_path, "sqlite")
+    row = query(database, "SELECT *, typeof(id), typeof(amount), typeof(active) FROM points")[1]
+    assert row == (
+        2,
+        "comma, inside",
+        -1.5,
+        0.25,
+        0,
+        "2026-03-04T05:06:07.001000Z",
+        "2026-01-02",
+        '{"text": "comma, inside", "n": [1, null]}',
+        "integer",
+        "real",
+        "integer",
+    )
+
+
+def test_text_survives_exactly_and_none_is_null(tmp_path):
+    database = build(tmp_path, "sqlite")
+    assert [r[0] for r in query(database, "SELECT name FROM points")] == [r[1] for r in ROWS]
+    assert query(database, "SELECT * FROM points WHERE id = 100") == [(100,) + (None,) * 7]
+    with sqlite3.connect(database) as db:
+        found = db.execute("SELECT id, amount FROM points WHERE id = ?", (BIG,)).fetchall()
+    assert found == [(BIG, 12345678.125)]
+
+
+def test_the_sqlite_cli_opens_the_file(tmp_path):
+    database = build(tmp_path, "sqlite")
+    result = subprocess.run(
+        ["sqlite3", str(database), "SELECT count(*), sum(active) FROM points;"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == f"{len(ROWS)}|8"
+
+
+def test_identifiers_are_quoted_and_reserved_names_avoided(tmp_path):
+    tables = [(WEIRD, [("x", 1)]), (Table("sqlite_master", OTHER.columns), [])]
+    database = build(tmp_path, "sqlite", tables)
+    names = [r[0] for r in query(database, "SELECT name FROM sqlite_master ORDER BY rowid")]
+    assert names == ['we"ird; DROP', "t_sqlite_master"]
+    assert query(database, 'SELECT "sel""ect", "ID" FROM "we""ird; DROP"') == [("x", 1)]
+
+
+def test_no_temporary_file_is_left_behind(tmp_path, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    render("sqlite")
+    assert list(scratch.iterdir()) == []
