@@ -6,6 +6,7 @@ the rest (rowsource); elsewhere from Django's iterator.
 """
 
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, fields
 from typing import Any, BinaryIO
 
@@ -72,6 +73,7 @@ def export_tables(
         fast = fast_path(fmt, opts)
         if fast is None or not fast(out, sources, opts, progress):
             notes = write_with(writer_class(out, opts), sources, opts, progress)
+        progress.report()
     notes.extend(cap_notes(sources, progress.per_table))
     return Result(progress.rows, writer_class.extension, writer_class.content_type, notes)
 
@@ -81,7 +83,8 @@ def write_with(
 ) -> list[str]:
     for source in sources:
         progress.next_table()
-        writer.write_table(source.table, progress.counted(table_rows(source)))
+        with closing(progress.counted(table_rows(source))) as rows:
+            writer.write_table(source.table, rows)
     write_dictionary = getattr(writer, "write_dictionary", None)
     if opts.data_dictionary and write_dictionary is not None:
         write_dictionary([s.table for s in sources])

@@ -1,15 +1,28 @@
 """Accepting an export (audit row + queued job, committed together) and the worker entry point."""
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_q.tasks import async_task
 
-from exports.datasets import get_dataset
+from exports.datasets import Dataset
 from exports.formats import get_writer
-from exports.models import ExportAudit
+from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
+from exports.sources import dataset_for
+
+
+class ExportRefused(Exception):
+    """The request is valid but cannot be taken now; the message says why."""
+
+
+@dataclass
+class Accepted:
+    audit: ExportAudit
+    duplicate: bool = False
 
 
 def uses_orm_broker() -> bool:
@@ -21,29 +34,78 @@ def display_name(user) -> str:
     return user.get_username() if user is not None else "system"
 
 
+def validate(user, dataset: str, fmt: str, filters: dict, options: dict) -> Dataset:
+    """Everything a worker would trip over, checked before anything is written.
+    Raises PermissionDenied, LookupError (dataset/format), ConditionError, MissingDependency."""
+    get_writer(fmt)
+    source = dataset_for(dataset, user, filters, options.get("columns"))
+    source.filtered(filters.get("conditions"), filters.get("limit"))  # builds, runs nothing
+    return source
+
+
 def queue_export(
     user,
     dataset: str,
     fmt: str,
     filters: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
-) -> ExportAudit:
-    """Validate, write the audit row, queue the job. Raises ConditionError/LookupError."""
-    filters = filters or {}
-    source = get_dataset(dataset)
-    get_writer(fmt)
-    source.filtered(filters.get("conditions"), filters.get("limit"))  # validates, runs nothing
+    delivery: str = Delivery.BACKGROUND,
+) -> Accepted:
+    """An identical export already pending is returned instead of a second job."""
+    filters, options = filters or {}, options or {}
+    validate(user, dataset, fmt, filters, options)
     with transaction.atomic():
+        # One request per user at a time decides duplicates and the limit.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+        pending = ExportAudit.objects.filter(requested_by=user, status__in=PENDING)
+        same = pending.filter(dataset=dataset, format=fmt, filters=filters, options=options)
+        existing = same.first()
+        if existing is not None:
+            return Accepted(existing, duplicate=True)
+        limit = settings.EXPORTS_MAX_PENDING_PER_USER
+        if pending.count() >= limit:
+            raise ExportRefused(
+                f"You already have {limit} exports queued or running. Wait for one to finish "
+                "or cancel one on My downloads."
+            )
         audit = ExportAudit.objects.create(
             dataset=dataset,
             format=fmt,
             filters=filters,
-            options=options or {},
+            options=options,
+            delivery=delivery,
             requested_by=user,
             requested_by_display=display_name(user),
         )
         enqueue(audit)
-    return audit
+    return Accepted(audit)
+
+
+def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict):
+    """Audit row first (running), so a download cut short stays on record."""
+    source = validate(user, dataset, fmt, filters, options)
+    limit = filters.get("limit")
+    expected = source.filtered(filters.get("conditions"), limit).count()
+    cap = settings.EXPORTS_MAX_ROWS_IMMEDIATE
+    if expected > cap:
+        raise ExportRefused(
+            f"{expected} rows is more than the {cap} an immediate download may hold; "
+            "choose background delivery instead."
+        )
+    audit = ExportAudit.objects.create(
+        dataset=dataset,
+        format=fmt,
+        filters=filters,
+        options=options,
+        delivery=Delivery.IMMEDIATE,
+        requested_by=user,
+        requested_by_display=display_name(user),
+        status=ExportStatus.RUNNING,
+        rows_expected=expected,
+    )
+    audit.started_at = audit.queued_at
+    audit.save(update_fields=["started_at"])
+    return audit, source
 
 
 def enqueue(audit: ExportAudit) -> None:

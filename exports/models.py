@@ -26,6 +26,12 @@ class ExportStatus(models.TextChoices):
 PENDING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 
 
+class Delivery(models.TextChoices):
+    BACKGROUND = "background", "Background (My downloads)"
+    IMMEDIATE = "immediate", "Immediate (download now)"
+    EMAIL = "email", "E-mail me a link when ready"
+
+
 class ExportAudit(models.Model):
     """Written when an export is accepted, before any byte exists; kept after its file goes."""
 
@@ -45,9 +51,16 @@ class ExportAudit(models.Model):
     status = models.CharField(
         max_length=20, choices=ExportStatus.choices, default=ExportStatus.QUEUED, db_index=True
     )
-    row_count = models.BigIntegerField(default=0)
+    delivery = models.CharField(
+        max_length=20, choices=Delivery.choices, default=Delivery.BACKGROUND
+    )
+    row_count = models.BigIntegerField(default=0, help_text="Rows written so far.")
+    rows_expected = models.BigIntegerField(null=True, blank=True)
     bytes = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
+    notes = models.TextField(blank=True, help_text="What the writer had to change, if anything.")
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -63,6 +76,33 @@ class ExportAudit(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in PENDING
+
+    @property
+    def progress_percent(self) -> int | None:
+        if not self.rows_expected:
+            return None
+        return min(100, round(100 * self.row_count / self.rows_expected))
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    def get_status_url(self) -> str:
+        return reverse("exports:status", args=[self.pk])
+
+    def get_cancel_url(self) -> str:
+        return reverse("exports:cancel", args=[self.pk])
+
+
+class DatasetExport(ExportAudit):
+    """No table of its own: gives the admin its "Datasets" page (see admin.py)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dataset"
+        verbose_name_plural = "datasets"
 
 
 class DownloadFileQuerySet(models.QuerySet):

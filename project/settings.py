@@ -56,6 +56,11 @@ TEMPLATES = [
 DATABASES = {"default": database_from_url(env("DATABASE_URL"), VAR_DIR / "exportdesk.sqlite3")}
 if not env("DATABASE_URL"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded demo database lives here
+    # WAL lets the worker write progress while a long export is reading.
+    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+# A second connection to the same database: progress and cancel checks must commit while an
+# export's own transaction (which keeps its server-side cursor alive) is still open.
+DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -91,6 +96,19 @@ EXPORTS_STORAGE = env("EXPORTS_STORAGE", "exports")
 EXPORTS_FILE_LIFETIME = timedelta(seconds=envint("EXPORTS_FILE_LIFETIME", 24 * 3600))
 EXPORTS_TMP_DIR = env("EXPORTS_TMP_DIR", "") or None
 EXPORTS_PURGE_MINUTES = envint("EXPORTS_PURGE_MINUTES", 15)
+EXPORTS_MAX_ROWS_IMMEDIATE = envint("EXPORTS_MAX_ROWS_IMMEDIATE", 100_000)
+EXPORTS_MAX_ROWS_BACKGROUND = envint("EXPORTS_MAX_ROWS_BACKGROUND", 5_000_000)
+EXPORTS_MAX_PENDING_PER_USER = envint("EXPORTS_MAX_PENDING_PER_USER", 3)
+EXPORTS_SITE_URL = env("EXPORTS_SITE_URL", "http://127.0.0.1:8000")
+EXPORTS_EMAIL_ATTACH_MAX_BYTES = envint("EXPORTS_EMAIL_ATTACH_MAX_BYTES", 0)
+
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "exportdesk@localhost")
 
 Q_TIMEOUT = envint("Q_TIMEOUT", 3600)
 Q_CLUSTER = {

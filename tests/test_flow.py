@@ -12,6 +12,10 @@ from project.demo.models import UserPoint
 from tests.conftest import wait_for
 
 
+COLUMNS = ["id", "user_id", "username", "game_id", "game", "task_id", "task", "points",
+           "created"]
+
+
 def expected_rows(ids: list[int]) -> list[list[str]]:
     rows = []
     for p in (
@@ -37,7 +41,7 @@ def unneutralise(value: str) -> str:
     return value[1:] if value.startswith("'") else value
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases="__all__")
 def test_admin_export_reaches_my_downloads_through_the_real_worker(
     client, staff, demo_data, qcluster
 ):
@@ -45,7 +49,8 @@ def test_admin_export_reaches_my_downloads_through_the_real_worker(
     client.force_login(staff)
     response = client.post(
         reverse("admin:demo_userpoint_changelist"),
-        {"action": "export_selected_csv", "_selected_action": ids},
+        {"action": "export_rows", "_selected_action": ids, "post": "yes", "format": "csv",
+         "delivery": "background", "columns": COLUMNS},
         follow=True,
     )
     assert response.status_code == 200

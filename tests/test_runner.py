@@ -2,14 +2,19 @@
 
 from pathlib import Path
 
+import pytest
+
 from exports.jobs import queue_export
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 from exports.runner import run
 from project.demo.models import UserPoint
 
+# The runner reports progress on a second connection, as in production: commit for real.
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
 
 def test_a_finished_export_has_its_counts_and_one_file(staff, demo_data, exports_root: Path):
-    audit = queue_export(staff, "user_points", "csv", {"conditions": {"game": 1}})
+    audit = queue_export(staff, "user_points", "csv", {"conditions": {"game": 1}}).audit
     run(str(audit.pk))
     audit.refresh_from_db()
     assert audit.status == ExportStatus.COMPLETED
@@ -23,7 +28,7 @@ def test_a_finished_export_has_its_counts_and_one_file(staff, demo_data, exports
 
 
 def test_a_second_delivery_of_the_same_job_does_nothing(staff, demo_data):
-    audit = queue_export(staff, "user_points", "csv")
+    audit = queue_export(staff, "user_points", "csv").audit
     run(str(audit.pk))
     run(str(audit.pk))
     assert DownloadFile.objects.filter(audit=audit).count() == 1
@@ -41,7 +46,7 @@ def test_unwritable_storage_fails_the_export_with_its_reason_and_no_file(
             "OPTIONS": {"location": str(blocker)},
         },
     }
-    audit = queue_export(staff, "user_points", "csv")
+    audit = queue_export(staff, "user_points", "csv").audit
     run(str(audit.pk))
     audit.refresh_from_db()
     assert audit.status == ExportStatus.FAILED

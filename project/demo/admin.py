@@ -1,24 +1,26 @@
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 
-from exports.actions import ExportActionsMixin
+from exports.actions import ExportMixin
 from project.demo.models import Game, Task, UserInteraction, UserPoint, WalletTransaction
 
 
 @admin.register(Game)
-class GameAdmin(admin.ModelAdmin):
+class GameAdmin(ExportMixin, admin.ModelAdmin):
     list_display = ["name", "created"]
     search_fields = ["name"]
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(ExportMixin, admin.ModelAdmin):
     list_display = ["name", "game", "created"]
     list_filter = ["game"]
     search_fields = ["name"]
 
 
 @admin.register(UserPoint)
-class UserPointAdmin(ExportActionsMixin, admin.ModelAdmin):
+class UserPointAdmin(ExportMixin, admin.ModelAdmin):
     export_dataset = "user_points"
     list_display = ["id", "user", "game", "task", "points", "created"]
     list_filter = ["game", "created"]
@@ -29,7 +31,8 @@ class UserPointAdmin(ExportActionsMixin, admin.ModelAdmin):
 
 
 @admin.register(UserInteraction)
-class UserInteractionAdmin(admin.ModelAdmin):
+class UserInteractionAdmin(ExportMixin, admin.ModelAdmin):
+    export_dataset = "user_interactions"
     list_display = ["id", "user", "action", "created"]
     list_filter = ["action"]
     raw_id_fields = ["user"]
@@ -37,8 +40,18 @@ class UserInteractionAdmin(admin.ModelAdmin):
 
 
 @admin.register(WalletTransaction)
-class WalletTransactionAdmin(admin.ModelAdmin):
+class WalletTransactionAdmin(ExportMixin, admin.ModelAdmin):
+    export_dataset = "wallet_transactions"
     list_display = ["id", "user", "kind", "amount", "created"]
     list_filter = ["kind"]
     raw_id_fields = ["user"]
     show_full_result_count = False
+
+
+# The users changelist exports too, through the `users` dataset (never a password hash).
+class ExportingUserAdmin(ExportMixin, UserAdmin):
+    export_dataset = "users"
+
+
+admin.site.unregister(User)
+admin.site.register(User, ExportingUserAdmin)

@@ -1,0 +1,95 @@
+"""The admin's export pages: the options page an action shows, and what submitting it does."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from exports import immediate
+from exports.conditions import ConditionError
+from exports.formats import MissingDependency
+from exports.forms import ExportOptionsForm
+from exports.jobs import ExportRefused, queue_export, start_immediate
+from exports.models import Delivery
+from exports.sources import admin_dataset_name, dataset_for
+
+
+def accept(
+    request: HttpRequest,
+    dataset: str,
+    fmt: str,
+    filters: dict[str, Any],
+    options: dict[str, Any],
+    delivery: str,
+) -> HttpResponse | None:
+    """Start the export; None means 'done, messages say how' and the caller redirects."""
+    try:
+        if delivery == Delivery.IMMEDIATE:
+            audit, source = start_immediate(request.user, dataset, fmt, filters, options)
+            return immediate.response(audit, source)
+        accepted = queue_export(request.user, dataset, fmt, filters, options, delivery)
+    except MissingDependency as exc:
+        messages.error(request, str(exc))
+        return HttpResponse(str(exc), status=503, content_type="text/plain")
+    except (ConditionError, LookupError, ExportRefused) as exc:
+        messages.error(request, str(exc))
+        return None
+    link = reverse("exports:my-downloads")
+    if accepted.duplicate:
+        text = 'The same export is already {}; follow it on <a href="{}">My downloads</a>.'
+        messages.info(request, format_html(text, accepted.audit.status, link))
+    else:
+        how = "You will get an e-mail with a link" if delivery == Delivery.EMAIL else "It will"
+        text = (
+            'Export queued. {} when it is ready; it will appear in <a href="{}">My downloads</a>.'
+        )
+        messages.success(request, format_html(text, how, link))
+    return None
+
+
+def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    """Like delete_selected: first show the options page, then act on its submission."""
+    select_across = request.POST.get("select_across") == "1"
+    name = admin_dataset_name(model_admin.model)
+    if select_across:
+        querystring = request.GET.copy()
+        querystring.pop("p", None)
+        filters: dict[str, Any] = {"changelist": querystring.urlencode()}
+        count = queryset.count()
+    else:
+        ids = list(queryset.values_list("pk", flat=True))
+        filters = {"conditions": {"id": ids}}
+        count = len(ids)
+    dataset = dataset_for(name, request.user, filters)
+    form = ExportOptionsForm(request.POST if request.POST.get("post") else None, dataset=dataset)
+    if form.is_bound and form.is_valid():
+        return accept(
+            request,
+            name,
+            form.cleaned_data["format"],
+            filters,
+            form.export_options(),
+            form.cleaned_data["delivery"],
+        )
+    opts = model_admin.model._meta
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Export all {count} matching rows"
+        if select_across
+        else f"Export {count} selected rows",
+        "subtitle": None,
+        "opts": opts,
+        "dataset": dataset,
+        "count": count,
+        "form": form,
+        "select_across": select_across,
+        "queryset": queryset if not select_across else None,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": model_admin.media,
+    }
+    return TemplateResponse(request, "admin/exports/export_options.html", context)

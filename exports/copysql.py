@@ -1,0 +1,194 @@
+"""SQL for PostgreSQL's COPY: a dataset's query with its parameters inlined, and SQL
+expressions that print a column exactly as formats.base.text_cell() would.
+
+COPY takes no bind parameters, so the queryset's parameters are inlined by psycopg's own
+client-side quoting (ClientCursor.mogrify), never by string formatting.
+"""
+
+import functools
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from exports.datasets import Column, Dataset, resolve_field
+from exports.formats.base import FORMULA_TRIGGERS, PLAIN_NUMBER
+from exports.tables import TableSource
+
+# Decimals print the same in Python and PostgreSQL while str(Decimal) stays out of
+# scientific notation, which holds for up to 6 decimal places.
+MAX_DECIMAL_PLACES = 6
+
+
+def inline(connection: BaseDatabaseWrapper, query: str, params: Sequence[Any]) -> str:
+    """Django's compiled SQL with its parameters quoted in, exactly as Django would send them."""
+    return psycopg.ClientCursor(connection.connection).mogrify(query, params)
+
+
+def select_sql(source: TableSource) -> tuple[BaseDatabaseWrapper, Any, str | None]:
+    """(connection, compiler, inlined SELECT of every dataset column in dataset order) for a
+    table; the SELECT is None when the filters can match nothing (Django will not compile it)."""
+    columns = [c.source for c in source.dataset.columns]
+    qs = source.dataset.filtered(source.conditions, source.limit).values_list(*columns)
+    connection = connections[qs.db]
+    compiler = qs.query.get_compiler(using=qs.db)
+    if connection.vendor != "postgresql":
+        return connection, compiler, None
+    connection.ensure_connection()
+    try:
+        return connection, compiler, inline(connection, *compiler.as_sql())
+    except EmptyResultSet:
+        return connection, compiler, None
+
+
+def copyable(source: TableSource) -> bool:
+    """COPY can stand in for Dataset.rows() on PostgreSQL when rows() is the stock
+    values_list over the columns (every declared dataset)."""
+    dataset = source.dataset
+    model = dataset.get_queryset().model
+    return (
+        type(dataset).rows is Dataset.rows
+        and connections[router.db_for_read(model)].vendor == "postgresql"
+    )
+
+
+def wrap(inner: str, width: int, expressions: Sequence[str]) -> str:
+    """Select `expressions` over the inner query's columns, named c0, c1, ... by position."""
+    names = ", ".join(f"c{i}" for i in range(width))
+    return f"SELECT {', '.join(expressions)} FROM ({inner}) AS q({names})"  # noqa: S608
+
+
+def model_field(source: TableSource, column: Column) -> models.Field:
+    field = resolve_field(source.dataset.model, column.source)
+    return field.target_field if field.is_relation else field
+
+
+def text_sql(field: models.Field, ref: str, *, neutralise: bool) -> str | None:
+    """SQL printing the value as text_of() does (or text_cell() when `neutralise`), NULL for
+    None; None when PostgreSQL cannot be trusted to print it identically (floats, intervals...)."""
+    if isinstance(field, models.BooleanField):
+        return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' END"
+    if isinstance(field, models.DateTimeField):
+        return iso_utc(ref)
+    if isinstance(field, models.DateField):
+        return f"to_char({ref}, 'YYYY-MM-DD')"
+    if isinstance(field, models.IntegerField | models.AutoField | models.UUIDField):
+        return f"{ref}::text"
+    if isinstance(field, models.DecimalField) and field.decimal_places <= MAX_DECIMAL_PLACES:
+        return f"{ref}::text"
+    if isinstance(field, models.CharField | models.TextField):
+        return neutralised(ref) if neutralise else ref
+    if isinstance(field, models.JSONField):
+        return json_text(ref, neutralise=neutralise)
+    return None
+
+
+def csv_sql(field: models.Field, ref: str) -> str | None:
+    """text_cell() for CSV/TSV, where an empty string and None both print as nothing.
+    Numbers and UUIDs go out as they are: COPY prints them as ::text would, only cheaper."""
+    if isinstance(field, models.IntegerField | models.AutoField | models.UUIDField):
+        return ref
+    text = text_sql(field, ref, neutralise=True)
+    if text is None or not isinstance(
+        field, models.CharField | models.TextField | models.JSONField
+    ):
+        return text
+    return f"NULLIF({text}, '')"
+
+
+def json_sql(column: Column, field: models.Field, ref: str) -> str | None:
+    """The JSON text JsonWriter gives the value: by the column's kind, 'null' for None."""
+    integer = isinstance(field, models.IntegerField | models.AutoField)
+    if column.kind == "integer":
+        return f"COALESCE({ref}::text, 'null')" if integer else None
+    if column.kind in ("float", "decimal"):
+        exact = integer or (
+            isinstance(field, models.DecimalField) and field.decimal_places <= MAX_DECIMAL_PLACES
+        )
+        finite = (
+            f"CASE WHEN {ref}::text NOT IN ('NaN', 'Infinity', '-Infinity') THEN {ref}::text END"
+        )
+        return f"COALESCE({finite}, 'null')" if exact else None
+    if column.kind == "boolean":
+        if not isinstance(field, models.BooleanField):
+            return None
+        return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' ELSE 'null' END"
+    if column.kind == "json":
+        return f"COALESCE({ref}::text, 'null')" if isinstance(field, models.JSONField) else None
+    text = text_sql(field, ref, neutralise=False)
+    return None if text is None else f"COALESCE(to_json({text})::text, 'null')"
+
+
+def iso_utc(ref: str) -> str:
+    """datetime.astimezone(UTC).isoformat() with Z: microseconds only when non-zero."""
+    text = f"""to_char({ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    return f"replace({text}, '.000000Z', 'Z')"
+
+
+def json_text(ref: str, *, neutralise: bool) -> str:
+    """Django loads a jsonb string as str, JSON null as None; containers and numbers print as
+    jsonb's text, which uses json.dumps' separators. Known difference: a stored number such
+    as 1.10 prints as stored, where Python prints its float (1.1)."""
+    unquoted = f"({ref} #>> '{{}}')"
+    string = neutralised(unquoted) if neutralise else unquoted
+    return (
+        f"CASE jsonb_typeof({ref}) WHEN 'string' THEN {string}"
+        f" WHEN 'null' THEN NULL ELSE {ref}::text END"
+    )
+
+
+def neutralised(ref: str) -> str:
+    """formats.base.neutralise() in SQL: the cheap first-character test runs first."""
+    triggers = ", ".join(str(ord(t)) for t in FORMULA_TRIGGERS)
+    return (
+        f"CASE WHEN ascii({ref}) IN ({triggers}) AND {ref} !~ {literal(plain_number_regex())}"
+        f" THEN '''' || {ref} ELSE {ref} END"
+    )
+
+
+@functools.cache
+def plain_number_regex() -> str:
+    r"""PLAIN_NUMBER as a PostgreSQL regular expression. Python's \d is any Unicode decimal
+    digit; PostgreSQL's is locale-dependent, so the digits are spelled out."""
+    assert PLAIN_NUMBER.pattern == r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", (
+        "formats.base.PLAIN_NUMBER changed: update plain_number_regex() to mirror it"
+    )
+    digits = f"[{digit_ranges()}]"
+    return f"^[+-]?({digits}+\\.?{digits}*|\\.{digits}+)([eE][+-]?{digits}+)?$"
+
+
+@functools.cache
+def digit_ranges() -> str:
+    """Every character Python's re matches with \\d, as bracket-expression ranges."""
+    block = 1 << 12  # a block at a time: the whole of Unicode at once costs 80 MB of RSS
+    codes = [
+        ord(ch)
+        for start in range(0, sys.maxunicode + 1, block)
+        for ch in re.findall(r"\d", "".join(map(chr, range(start, start + block))))
+    ]
+    ranges: list[str] = []
+    start = previous = codes[0]
+    for code in codes[1:] + [-1]:
+        if code != previous + 1:
+            ranges.append(_range(start, previous))
+            start = code
+        previous = code
+    return "".join(ranges)
+
+
+def _range(start: int, end: int) -> str:
+    return chr(start) if start == end else f"{chr(start)}-{chr(end)}"
+
+
+def literal(value: str) -> str:
+    """A constant as an SQL string literal (E'' when it holds control characters)."""
+    if re.search(r"[\x00-\x1f\\']", value):
+        escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+        escaped = re.sub(r"[\x00-\x1f]", lambda m: f"\\x{ord(m.group()):02x}", escaped)
+        return f"E'{escaped}'"
+    return f"'{value}'"

@@ -1,0 +1,103 @@
+"""The options a person picks for an export (CamCOPS' download options, in our words)."""
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+
+from exports.datasets import DATASETS, Dataset, resolve_field
+from exports.formats import format_choices
+from exports.models import Delivery
+
+
+class ExportOptionsForm(forms.Form):
+    format = forms.ChoiceField(choices=format_choices, initial="csv")
+    delivery = forms.ChoiceField(
+        choices=Delivery.choices, initial=Delivery.BACKGROUND, widget=forms.RadioSelect
+    )
+    columns = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
+    data_dictionary = forms.BooleanField(
+        required=False, help_text="Add a sheet or file describing every column."
+    )
+    sort_columns = forms.BooleanField(required=False, label="Sort columns by heading")
+    simplified = forms.BooleanField(
+        required=False, label="Simplified spreadsheet", help_text="Plain cells, no styling."
+    )
+
+    def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(c.name, c.heading) for c in dataset.columns]
+        self.fields["columns"].choices = choices
+        self.fields["columns"].initial = [name for name, _ in choices]
+
+    def export_options(self) -> dict[str, Any]:
+        """What the audit row keeps; columns only when some were unticked."""
+        data = self.cleaned_data
+        options = {k: True for k in ("data_dictionary", "sort_columns", "simplified") if data[k]}
+        if len(data["columns"]) < len(self.fields["columns"].choices):
+            options["columns"] = data["columns"]
+        return options
+
+
+def related_choices(filter_name: str) -> list[tuple[str, str]]:
+    """Choices for a foreign-key filter (game, task) taken from the datasets that offer it."""
+    for dataset in DATASETS.values():
+        if filter_name in dataset.filters:
+            related = resolve_field(dataset.model, dataset.filters[filter_name]).related_model
+            if related is None:
+                continue
+            return [("", "Any")] + [(str(o.pk), str(o)) for o in related.objects.order_by("pk")]
+    return [("", "Any")]
+
+
+class DatasetExportForm(forms.Form):
+    """The admin counterpart of seed 000's /v1/exports."""
+
+    dataset = forms.ChoiceField(choices=[(d.name, d.title) for d in DATASETS.values()])
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive."
+    )
+    game = forms.ChoiceField(required=False, help_text="User points only.")
+    task = forms.ChoiceField(required=False, help_text="User points only.")
+    limit = forms.IntegerField(required=False, min_value=1, label="Row limit")
+    format = forms.ChoiceField(choices=format_choices, initial="csv")
+    delivery = forms.ChoiceField(
+        choices=Delivery.choices, initial=Delivery.BACKGROUND, widget=forms.RadioSelect
+    )
+    data_dictionary = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["game"].choices = related_choices("game")
+        self.fields["task"].choices = related_choices("task")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        dataset = DATASETS.get(data.get("dataset", ""))
+        if dataset is None:
+            return data
+        for name in ("game", "task"):
+            if data.get(name) and name not in dataset.filters:
+                self.add_error(name, f"{dataset.title} cannot be filtered by {name}.")
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
+
+    def export_filters(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        conditions: dict[str, Any] = {}
+        created: dict[str, str] = {}
+        if data["date_from"]:
+            created["ge"] = data["date_from"].isoformat()
+        if data["date_to"]:
+            created["lt"] = (data["date_to"] + timedelta(days=1)).isoformat()
+        if created:
+            conditions["created"] = created
+        for name in ("game", "task"):
+            if data.get(name):
+                conditions[name] = int(data[name])
+        filters: dict[str, Any] = {"conditions": conditions} if conditions else {}
+        if data["limit"]:
+            filters["limit"] = data["limit"]
+        return filters

@@ -1,0 +1,164 @@
+"""`manage.py export_bench --rows N`: each format's speed and peak memory against the ceilings
+(a bare COPY for every format, a bare openpyxl loop for XLSX). Every measurement runs in a
+fresh subprocess, so its peak RSS is its own."""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection, transaction
+
+from exports.copysql import select_sql, wrap
+from exports.datasets import get_dataset
+from exports.engine import export
+from exports.formats import WRITERS
+from exports.tables import TableSource
+
+DATASET = "user_points"
+COPY = "copy"
+BARE_XLSX = "openpyxl-bare"
+
+
+class Command(BaseCommand):
+    help = "Benchmark every export format on the user_points dataset (PostgreSQL)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--rows", type=int, required=True)
+        parser.add_argument("--formats", default="csv,json,xlsx,ods,tsvzip,sqlite")
+        parser.add_argument("--no-seed", action="store_true", help="Use the rows that exist.")
+        parser.add_argument("--child", help=argparse.SUPPRESS)
+
+    def handle(self, *args: Any, rows: int, formats: str, no_seed: bool, **opts: Any) -> None:
+        if opts["child"]:
+            self.stdout.write(json.dumps(measure(opts["child"], rows)))
+            return
+        if not no_seed:
+            from project.demo.seed import top_up
+
+            top_up(rows)
+        copy = run_child(COPY, rows)
+        copy_seconds = copy.get("seconds")
+        self.emit({"format": COPY, **copy})
+        names = [f.strip() for f in formats.split(",") if f.strip()]
+        bare: dict[str, Any] = {}
+        if "xlsx" in names:
+            bare = run_child(BARE_XLSX, rows)
+            self.emit({"format": BARE_XLSX, **bare, **versus_copy(copy_seconds, bare)})
+        for fmt in names:
+            if fmt not in WRITERS:
+                self.emit({"format": fmt, "error": f"{fmt!r} is not registered in WRITERS"})
+                continue
+            result = run_child(fmt, rows)
+            line = {"format": fmt, **result, **versus_copy(copy_seconds, result)}
+            if fmt == "xlsx":
+                line["ratio_vs_openpyxl_bare"] = divide(bare.get("seconds"), result.get("seconds"))
+            self.emit(line)
+
+    def emit(self, line: dict[str, Any]) -> None:
+        self.stdout.write(json.dumps(line))
+        self.stdout.flush()
+
+
+def divide(ceiling: float | None, seconds: float | None) -> float | None:
+    return round(ceiling / seconds, 3) if ceiling and seconds else None
+
+
+def versus_copy(copy_seconds: float | None, result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "copy_seconds": copy_seconds,
+        "ratio_vs_copy": divide(copy_seconds, result.get("seconds")),
+    }
+
+
+def run_child(kind: str, rows: int) -> dict[str, Any]:
+    """A fresh interpreter on this process's database; its last stdout line is the result."""
+    command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "export_bench"]
+    command += ["--child", kind, "--rows", str(rows)]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", **database_env()}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:500]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def database_env() -> dict[str, str]:
+    """Children must use the very database this process uses (a test database, say)."""
+    s = connection.settings_dict
+    if connection.vendor != "postgresql":
+        return {}
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return {"DATABASE_URL": f"postgres://{auth}@{s['HOST']}:{s['PORT']}/{s['NAME']}"}
+
+
+def measure(kind: str, rows: int) -> dict[str, Any]:
+    dataset = get_dataset(DATASET)
+    with tempfile.TemporaryFile(dir=settings.EXPORTS_TMP_DIR) as out:
+        began = time.perf_counter()
+        if kind == COPY:
+            written = bare_copy(out, TableSource.build(dataset, {"limit": rows}))
+        elif kind == BARE_XLSX:
+            written = bare_openpyxl(out, TableSource.build(dataset, {"limit": rows}))
+        else:
+            written = export(out, dataset, kind, {"limit": rows}, max_rows=rows).rows
+        seconds = time.perf_counter() - began
+        size = out.tell()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "rows": written,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(written / seconds) if seconds else None,
+        "peak_rss_mb": round(peak, 1),
+        "bytes": size,
+    }
+
+
+def bare_copy(out, source: TableSource) -> int:
+    """The ceiling: the same rows and columns, printed by PostgreSQL, written as they come."""
+    connection_, _, inner = select_sql(source)
+    count = 0
+    statement = f"COPY ({inner}) TO STDOUT"
+    with (
+        transaction.atomic(),
+        connection_.cursor() as cursor,
+        cursor.cursor.copy(statement) as copy,
+    ):
+        for data in copy:
+            out.write(data)
+            count += 1
+    return count
+
+
+def bare_openpyxl(out, source: TableSource) -> int:
+    """XLSX's ceiling: openpyxl write-only fed plain tuples (times made naive in SQL)."""
+    from openpyxl import Workbook
+
+    connection_, _, inner = select_sql(source)
+    width = len(source.dataset.columns)
+    kinds = [c.kind for c in source.dataset.columns]
+    expressions = [
+        f"c{i} AT TIME ZONE 'UTC'" if kind == "datetime" else f"c{i}"
+        for i, kind in enumerate(kinds)
+    ]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(source.name)
+    sheet.append([c.heading for c in source.dataset.columns])
+    count = 0
+    with transaction.atomic(), connection_.cursor() as cursor:
+        cursor.execute(wrap(inner, width, expressions) + " LIMIT 0")
+        types = [d.type_code for d in cursor.description]
+        statement = f"COPY ({wrap(inner, width, expressions)}) TO STDOUT (FORMAT binary)"
+        with cursor.cursor.copy(statement) as copy:
+            copy.set_types(types)
+            for row in copy.rows():
+                sheet.append(row)
+                count += 1
+    workbook.save(out)
+    return count

@@ -1,0 +1,114 @@
+"""`manage.py export` and `manage.py export_bench`.
+
+Rejected input leaves no audit row (nothing was accepted, as with a rejected admin request);
+a failure after acceptance leaves a failed one with the reason.
+"""
+
+import csv
+import getpass
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from exports.models import ExportAudit, ExportStatus
+from project.demo.models import UserPoint
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command("export", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_it_writes_the_file_and_a_completed_audit_row(demo_data, tmp_path: Path):
+    target = tmp_path / "points.csv"
+    printed = run("user_points", "--format", "csv", "-o", str(target))
+    rows = list(csv.reader(target.open(newline="")))
+    audit = ExportAudit.objects.get()
+    assert len(rows) - 1 == audit.row_count == UserPoint.objects.count()
+    assert audit.bytes == target.stat().st_size
+    assert audit.status == ExportStatus.COMPLETED and audit.finished_at
+    assert audit.requested_by is None
+    assert audit.requested_by_display == f"cli:{getpass.getuser()}"
+    assert f"{audit.row_count} rows, {audit.bytes} bytes" in printed
+    assert [p.name for p in tmp_path.iterdir()] == ["points.csv"]  # no partial file left
+
+
+def test_it_puts_several_datasets_with_their_filters_and_options_in_one_file(
+    demo_data, tmp_path: Path
+):
+    target = tmp_path / "out.json"
+    game = UserPoint.objects.first().game_id
+    run(
+        *("user_points", "users", "-f", "json", "--limit", "4", "--sort-columns"),
+        *("--filter", json.dumps({"game": game}), "--filter", "{}", "-o", str(target)),
+    )
+    parsed = json.loads(target.read_text())
+    assert [len(parsed["user_points"]), len(parsed["users"])] == [4, 4]
+    assert {row["game_id"] for row in parsed["user_points"]} == {game}
+    audit = ExportAudit.objects.get()
+    assert audit.dataset == "user_points,users" and audit.options["sort_columns"] is True
+    assert audit.filters["tables"][0] == {
+        "dataset": "user_points",
+        "conditions": {"game": game},
+        "limit": 4,
+    }
+
+
+def test_it_can_write_to_stdout(demo_data, capfdbinary):
+    call_command("export", "users", "-f", "csv", "--limit", "2", "-o", "-", stderr=io.StringIO())
+    assert capfdbinary.readouterr().out.count(b"\r\n") == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no_such", "-f", "csv"], "Unknown dataset 'no_such'"),
+        (["users", "-f", "docx"], "Unknown format 'docx'"),
+        (["users", "-f", "csv", "--filter", '{"password": 1}'], "Unknown filter field 'password'"),
+        (["users", "-f", "csv", "--filter", '{"id": {"regex": 1}}'], "Unknown operator 'regex'"),
+        (["users", "-f", "csv", "--filter", "{nope"], "not valid JSON"),
+        (["users", "users", "users", "-f", "csv", "--filter", "{}", "--filter", "{}"], "once"),
+        (["users", "-f", "csv", "--limit", "0"], "positive"),
+    ],
+)
+def test_it_rejects_bad_input_clearly_and_records_nothing(demo_data, tmp_path, args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args, "-o", str(tmp_path / "out"))
+    assert not ExportAudit.objects.exists()
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_missing_output_folder_is_rejected_before_anything_is_recorded(demo_data, tmp_path):
+    with pytest.raises(CommandError, match="No such directory"):
+        run("users", "-f", "csv", "-o", str(tmp_path / "missing" / "out.csv"))
+    assert not ExportAudit.objects.exists()
+
+
+def test_a_failure_after_acceptance_leaves_a_failed_audit_row_and_no_file(demo_data, tmp_path):
+    occupied = tmp_path / "a-directory"
+    (occupied / "inside").mkdir(parents=True)  # the finished file cannot replace it
+    with pytest.raises(CommandError, match="Export failed"):
+        run("users", "-f", "csv", "-o", str(occupied))
+    audit = ExportAudit.objects.get()
+    assert audit.status == ExportStatus.FAILED and "a-directory" in audit.error
+    assert audit.finished_at is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-directory"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_bench_prints_one_json_line_per_measurement_and_reports_unknown_formats():
+    out = io.StringIO()
+    call_command("export_bench", "--rows", "60", "--formats", "csv,xlsx,nope", stdout=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    by_format = {line["format"]: line for line in lines}
+    assert list(by_format) == ["copy", "openpyxl-bare", "csv", "xlsx", "nope"]
+    for name in ("copy", "openpyxl-bare", "csv", "xlsx"):
+        assert by_format[name]["rows"] == 60, by_format[name]
+        assert by_format[name]["peak_rss_mb"] > 0
+    assert by_format["csv"]["ratio_vs_copy"] > 0
+    assert by_format["xlsx"]["ratio_vs_openpyxl_bare"] > 0
+    assert "not registered" in by_format["nope"]["error"]

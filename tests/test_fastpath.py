@@ -1,0 +1,204 @@
+"""The COPY fast paths produce exactly what the Python writers produce from Dataset.rows()."""
+
+import io
+import json
+import re
+import sys
+import zipfile
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.db.models import JSONField, Value
+
+from exports.copysql import csv_sql, digit_ranges, iso_utc
+from exports.datasets import DATASETS
+from exports.fastpath import write_csv, write_json, write_tsv_zip
+from exports.formats import Options, get_writer
+from exports.formats.base import neutralise, text_of
+from exports.progress import Progress
+from exports.rowsource import copy_rows
+from exports.tables import TableSource
+from project.demo.models import Game, Task, UserInteraction, UserPoint, WalletTransaction
+from project.demo.seed import AWKWARD
+
+EDGES = [
+    *AWKWARD,
+    "",
+    "-5",
+    "+.5",
+    "-1e3",
+    "-1e",
+    "-",
+    "=",
+    "-٣",  # an Arabic-Indic digit: Python's \d takes it
+    "\n",
+    "\r\nx",
+    " =x",
+    "\\.",
+    'a\\"b',
+    "tab\tand\nnewline\r",
+    "\x01control",
+]
+
+
+@pytest.fixture
+def awkward(demo_data) -> None:
+    """Every edge case in every text column, and times with and without microseconds."""
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    for i, text in enumerate(EDGES):
+        moment = when.replace(microsecond=i * 1000)
+        user = User.objects.create(
+            username=f"awkward{i}", first_name=text, last_name=text[::-1], last_login=moment
+        )
+        game = Game.objects.create(name=text, created=moment)
+        task = Task.objects.create(game=game, name=text, created=moment)
+        UserPoint.objects.create(user=user, game=game, task=task, points=-i, created=moment)
+        WalletTransaction.objects.create(
+            user=user, amount=Decimal(f"-{i}.05"), kind="reward", note=text, created=moment
+        )
+        UserInteraction.objects.create(
+            user=user, action=text, data={"note": text, "n": i, "l": [text]}, created=moment
+        )
+    json_null = Value(None, JSONField())
+    for value in ["=1+1", "plain", json_null, 5, [1, "-x"], {"k": "\\"}, True, ""]:
+        UserInteraction.objects.create(user=user, action="json", data=value, created=when)
+
+
+def python_file(fmt: str, sources: list[TableSource], options: Options) -> bytes:
+    out = io.BytesIO()
+    with transaction.atomic():
+        writer = get_writer(fmt)(out, options)
+        for source in sources:
+            writer.write_table(source.table, source.python_rows())
+        writer.close()
+    return out.getvalue()
+
+
+def fast_file(write, sources: list[TableSource], options: Options) -> bytes:
+    out = io.BytesIO()
+    with transaction.atomic():
+        assert write(out, sources, options, Progress()) is True, "fell back instead"
+    return out.getvalue()
+
+
+def members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+SINGLE = [[name] for name in DATASETS]
+SEVERAL = [list(DATASETS), ["user_points", "user_points"]]
+
+
+@pytest.mark.parametrize("names", SINGLE + SEVERAL, ids=lambda n: "+".join(n))
+@pytest.mark.parametrize("sort_columns", [False, True], ids=["", "sorted"])
+def test_csv_from_copy_is_byte_identical_to_the_csv_writer(awkward, names, sort_columns):
+    sources = [TableSource.build(DATASETS[n], {}, sort_columns=sort_columns) for n in names]
+    fast = fast_file(write_csv, sources, Options())
+    assert fast == python_file("csv", sources, Options())
+    assert b"'=1+1" in fast
+
+
+@pytest.mark.parametrize("names", SINGLE + SEVERAL, ids=lambda n: "+".join(n))
+def test_tsv_members_from_copy_are_byte_identical_to_the_tsv_zip_writer(awkward, names):
+    sources = [TableSource.build(DATASETS[n], {}) for n in names]
+    fast = members(fast_file(write_tsv_zip, sources, Options()))
+    assert fast == members(python_file("tsvzip", sources, Options()))
+    assert len(fast) == len(names)
+
+
+@pytest.mark.parametrize("names", SINGLE + SEVERAL, ids=lambda n: "+".join(n))
+def test_json_from_copy_is_byte_identical_to_the_json_writer(awkward, names):
+    options = Options(extra={"multi_table": len(names) > 1})
+    sources = [TableSource.build(DATASETS[n], {}) for n in names]
+    fast = fast_file(write_json, sources, options)
+    assert fast == python_file("json", sources, options)
+    assert json.loads(fast)  # and it parses
+
+
+def test_json_from_copy_keeps_backslashes_quotes_and_newlines(awkward):
+    source = TableSource.build(DATASETS["user_interactions"], {"conditions": {"action": "json"}})
+    parsed = json.loads(fast_file(write_json, [source], Options()))
+    assert [row["data"] for row in parsed] == [
+        "=1+1",
+        "plain",
+        None,
+        5,
+        [1, "-x"],
+        {"k": "\\"},
+        True,
+        "",
+    ]
+
+
+def test_an_empty_result_still_writes_headings_and_an_empty_array(demo_data):
+    source = TableSource.build(DATASETS["users"], {"conditions": {"id": []}})
+    assert fast_file(write_csv, [source], Options()) == python_file("csv", [source], Options())
+    assert fast_file(write_json, [source], Options()) == b"[]\n"
+
+
+def test_filter_values_with_quotes_are_inlined_as_literals(awkward):
+    hostile = "x'); DROP TABLE demo_game; --"
+    conditions = {"kind": ["reward", hostile], "amount": {"lt": "0"}}
+    source = TableSource.build(DATASETS["wallet_transactions"], {"conditions": conditions})
+    assert fast_file(write_csv, [source], Options()) == python_file("csv", [source], Options())
+    assert Game.objects.exists()
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_binary_copy_rows_equal_djangos_rows(awkward, name):
+    source = TableSource.build(DATASETS[name], {"limit": 1000}, sort_columns=True)
+    with transaction.atomic():
+        expected = [tuple(row) for row in source.python_rows()]
+        copied = [tuple(row) for row in copy_rows(source)]
+    assert copied == expected
+    assert [[type(v) for v in row] for row in copied] == [
+        [type(v) for v in row] for row in expected
+    ]
+
+
+def test_binary_copy_rows_give_aware_datetimes_decimals_and_dicts(awkward):
+    source = TableSource.build(DATASETS["user_interactions"], {"conditions": {"action": "-"}})
+    with transaction.atomic():
+        (row,) = copy_rows(source)
+    assert isinstance(row[4], dict) and row[5].tzinfo is not None
+    wallet = TableSource.build(DATASETS["wallet_transactions"], {"limit": 1})
+    with transaction.atomic():
+        (row,) = copy_rows(wallet)
+    assert isinstance(row[3], Decimal)
+
+
+def sql_text(expression: str, value) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {expression} FROM (SELECT %s AS c0) AS q", [value])  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", EDGES)
+def test_sql_neutralising_matches_python(text):
+    from django.db.models import CharField
+
+    assert (sql_text(csv_sql(CharField(), "c0::text"), text) or "") == neutralise(text)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("microsecond", [0, 1, 500000])
+def test_sql_timestamps_match_python_iso_text(microsecond):
+    value = datetime(2026, 12, 31, 23, 59, 58, microsecond, tzinfo=UTC)
+    assert sql_text(iso_utc("c0::timestamptz"), value) == text_of(value)
+
+
+def test_the_sql_number_pattern_takes_exactly_pythons_digits():
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    ranges = digit_ranges()
+    spelled = set()
+    for first, dash, last in re.findall(r"(.)(-?)(.?)", ranges):
+        if dash:
+            spelled.update(map(chr, range(ord(first), ord(last) + 1)))
+        else:
+            spelled.update(first + last)
+    assert spelled == set(re.findall(r"\d", everything))
