@@ -23,11 +23,11 @@ class ExportMixin:
     def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_PERMISSION) and self.has_view_permission(request)
 
-    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         # The admin hides actions a user may not run; posting one anyway is a 403, not a no-op.
         if request.POST.get("action") == ACTION and not self.has_export_permission(request):
             raise PermissionDenied
-        return super().response_action(request, queryset)
+        return super().changelist_view(request, extra_context)
 
     @admin.action(permissions=["export"], description="Export…")
     def export_rows(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:

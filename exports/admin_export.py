@@ -87,6 +87,7 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         "dataset": dataset,
         "count": count,
         "form": form,
+        "option_fields": [form[name] for name in ("data_dictionary", "sort_columns", "simplified")],
         "select_across": select_across,
         "queryset": queryset if not select_across else None,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

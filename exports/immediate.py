@@ -65,6 +65,7 @@ def produce(audit: ExportAudit, dataset: Dataset, out: QueueWriter) -> None:
             audit.filters,
             writer_options,
             on_progress=progress_reporter(audit.pk),
+            max_rows=engine.row_cap(immediate=True),
         )
         out.flush()
         ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING).update(

@@ -66,7 +66,8 @@ def run(audit_id: str) -> None:
         writer_options, columns = split_options(audit.options)
         dataset = dataset_for(audit.dataset, audit.requested_by, audit.filters, columns)
         expected = dataset.filtered(audit.filters.get("conditions"), audit.filters.get("limit"))
-        ExportAudit.objects.filter(pk=audit.pk).update(rows_expected=expected.count())
+        cap = engine.row_cap()
+        ExportAudit.objects.filter(pk=audit.pk).update(rows_expected=min(expected.count(), cap))
         with tempfile.TemporaryFile(dir=settings.EXPORTS_TMP_DIR) as tmp:
             result = engine.export(
                 tmp,
@@ -75,6 +76,7 @@ def run(audit_id: str) -> None:
                 audit.filters,
                 writer_options,
                 on_progress=progress_reporter(audit.pk),
+                max_rows=cap,
             )
             size = tmp.tell()
             tmp.seek(0)

@@ -35,7 +35,7 @@ class ChangelistDataset(Dataset):
     querystring: str = ""
 
     def get_queryset(self) -> models.QuerySet:
-        request = RequestFactory().get("/", self.querystring)
+        request = RequestFactory().get("/?" + self.querystring)
         request.user = self.user
         try:
             changelist = self.model_admin.get_changelist_instance(request)

@@ -11,9 +11,7 @@ from exports.models import DownloadFile, ExportAudit, ExportStatus
 from project.demo.models import UserPoint
 from tests.conftest import wait_for
 
-
-COLUMNS = ["id", "user_id", "username", "game_id", "game", "task_id", "task", "points",
-           "created"]
+COLUMNS = ["id", "user_id", "username", "game_id", "game", "task_id", "task", "points", "created"]
 
 
 def expected_rows(ids: list[int]) -> list[list[str]]:
@@ -49,8 +47,14 @@ def test_admin_export_reaches_my_downloads_through_the_real_worker(
     client.force_login(staff)
     response = client.post(
         reverse("admin:demo_userpoint_changelist"),
-        {"action": "export_rows", "_selected_action": ids, "post": "yes", "format": "csv",
-         "delivery": "background", "columns": COLUMNS},
+        {
+            "action": "export_rows",
+            "_selected_action": ids,
+            "post": "yes",
+            "format": "csv",
+            "delivery": "background",
+            "columns": COLUMNS,
+        },
         follow=True,
     )
     assert response.status_code == 200
