@@ -1,0 +1,81 @@
+"""E-mail delivery through a real SMTP server on loopback (aiosmtpd), not the locmem backend."""
+
+import email
+import email.policy
+import socket
+from collections.abc import Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from exports.jobs import queue_export
+from exports.models import Delivery, DownloadFile, ExportStatus
+from exports.runner import run
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's API
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(settings) -> Iterator[Inbox]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EXPORTS_SITE_URL = "https://exports.example.com"
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def test_the_requester_gets_a_link_not_the_data(smtp, staff, demo_data):
+    audit = queue_export(staff, "user_points", "csv", delivery=Delivery.EMAIL).audit
+    run(str(audit.pk))
+    file = DownloadFile.objects.get()
+    [message] = smtp.messages
+    assert message["To"] == staff.email
+    assert file.filename in message["Subject"]
+    body = message.get_body().get_content()
+    assert f"https://exports.example.com{file.get_absolute_url()}" in body
+    assert not list(message.iter_attachments())
+    assert "player" not in body, "no exported data in the mail"
+
+
+def test_small_files_can_be_attached_when_the_setting_allows(smtp, staff, demo_data, settings):
+    settings.EXPORTS_EMAIL_ATTACH_MAX_BYTES = 10_000_000
+    audit = queue_export(staff, "user_points", "csv", delivery=Delivery.EMAIL).audit
+    run(str(audit.pk))
+    file = DownloadFile.objects.get()
+    [attachment] = list(smtp.messages[0].iter_attachments())
+    assert attachment.get_filename() == file.filename
+    with file.open() as handle:
+        assert attachment.get_content().encode() == handle.read()
+
+
+def test_a_mail_failure_keeps_the_file_and_says_so(staff, demo_data, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    audit = queue_export(staff, "user_points", "csv", delivery=Delivery.EMAIL).audit
+    run(str(audit.pk))
+    audit.refresh_from_db()
+    assert audit.status == ExportStatus.COMPLETED
+    assert audit.notes.startswith("E-mail not sent:")
+    assert DownloadFile.objects.filter(audit=audit).exists()
