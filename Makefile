@@ -4,8 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_ROWS ?= 20000
 # Debian packages the tests drive as real components (installed only when missing, as root).
-SYSTEM_PACKAGES := chromium libreoffice-calc-nogui redis-server
-SYSTEM_COMMANDS := chromium soffice redis-server Rscript
+SYSTEM_PACKAGES := chromium libreoffice-calc-nogui redis-server sqlite3
+SYSTEM_COMMANDS := chromium soffice redis-server Rscript sqlite3
 
 .PHONY: run test install system-deps lint clean
 
