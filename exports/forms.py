@@ -1,9 +1,10 @@
 """The options a person picks for an export (CamCOPS' download options, in our words)."""
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from exports.datasets import DATASETS, Dataset, resolve_field
 from exports.formats import format_choices
@@ -50,6 +51,11 @@ def related_choices(filter_name: str) -> list[tuple[str, str]]:
     return [("", "Any")]
 
 
+def start_of(day: date) -> str:
+    """Midnight in the site's time zone, as an aware ISO timestamp."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone()).isoformat()
+
+
 class DatasetExportForm(forms.Form):
     """The admin counterpart of seed 000's /v1/exports."""
 
@@ -89,9 +95,9 @@ class DatasetExportForm(forms.Form):
         conditions: dict[str, Any] = {}
         created: dict[str, str] = {}
         if data["date_from"]:
-            created["ge"] = data["date_from"].isoformat()
+            created["ge"] = start_of(data["date_from"])
         if data["date_to"]:
-            created["lt"] = (data["date_to"] + timedelta(days=1)).isoformat()
+            created["lt"] = start_of(data["date_to"] + timedelta(days=1))
         if created:
             conditions["created"] = created
         for name in ("game", "task"):

@@ -40,7 +40,10 @@ def test_it_queues_an_export_with_date_range_game_and_limit(client, staff, demo_
     audit = ExportAudit.objects.get()
     assert (audit.dataset, audit.format) == ("user_points", "json")
     assert audit.filters == {
-        "conditions": {"created": {"ge": "2026-02-01", "lt": "2026-04-01"}, "game": game.pk},
+        "conditions": {
+            "created": {"ge": "2026-02-01T00:00:00+00:00", "lt": "2026-04-01T00:00:00+00:00"},
+            "game": game.pk,
+        },
         "limit": 50,
     }
 
