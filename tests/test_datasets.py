@@ -1,0 +1,79 @@
+"""Datasets: declared columns, allow-listed filters, and a deny-list no request overrides."""
+
+import sys
+
+import pytest
+
+from exports.conditions import ConditionError
+from exports.datasets import DATASETS, Column, Dataset, get_dataset
+from exports.jobs import queue_export
+from exports.models import ExportAudit, ExportStatus
+from exports.runner import run
+from exports.sources import changelist_dataset, default_columns
+
+
+def test_the_four_datasets_of_the_demo_are_registered():
+    assert list(DATASETS) == ["users", "user_points", "user_interactions", "wallet_transactions"]
+    points = get_dataset("user_points")
+    assert [c.name for c in points.columns][:3] == ["id", "user_id", "username"]
+    assert {"created", "game", "task"} <= set(points.filters)
+    assert "game" not in get_dataset("user_interactions").filters
+
+
+def test_a_dataset_refuses_a_sensitive_column_or_filter():
+    for bad in (
+        {"columns": (Column("pw", "password"),), "filters": {}},
+        {"columns": (Column("id", "id"),), "filters": {"pw": "password"}},
+        {"columns": (Column("t", "auth_token"),), "filters": {}},
+    ):
+        with pytest.raises(ValueError, match="sensitive field"):
+            Dataset(name="x", title="X", model_label="auth.User", **bad)
+
+
+def test_a_dataset_may_allow_list_a_sensitive_looking_field_explicitly():
+    dataset = Dataset(
+        name="x",
+        title="X",
+        model_label="auth.User",
+        columns=(Column("last_login", "last_login"),),
+        filters={},
+        allow_sensitive=frozenset(),
+    )
+    assert dataset.columns[0].kind == "datetime"
+
+
+def test_filters_cannot_reach_hidden_fields(db):
+    with pytest.raises(ConditionError, match="Unknown filter field 'password'"):
+        get_dataset("users").filtered({"password": {"like": "pbkdf2%"}})
+    with pytest.raises(ConditionError, match="user__password__startswith"):
+        get_dataset("user_points").filtered({"user__password__startswith": "p"})
+
+
+def test_derived_columns_leave_out_deny_listed_fields(db):
+    names = [
+        c.name
+        for c in default_columns(__import__("django.contrib.auth.models", fromlist=["User"]).User)
+    ]
+    assert "password" not in names and "username" in names
+
+
+def test_a_changelist_dataset_replays_the_admins_filters(staff, demo_data):
+    from project.demo.models import UserPoint
+
+    dataset = changelist_dataset("admin:demo.userpoint", staff, "game__id__exact=1")
+    assert dataset.name == "user_points"
+    assert dataset.filtered().count() == UserPoint.objects.filter(game=1).count()
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_job_whose_format_library_is_missing_fails_naming_the_package(
+    staff, demo_data, monkeypatch
+):
+    audit = queue_export(staff, "user_points", "xlsx").audit
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # as if uninstalled before the job ran
+    monkeypatch.delitem(sys.modules, "exports.formats.xlsx", raising=False)
+    run(str(audit.pk))
+    audit.refresh_from_db()
+    assert audit.status == ExportStatus.FAILED
+    assert "needs the Python package 'openpyxl'" in audit.error
+    assert ExportAudit.objects.count() == 1
