@@ -3,12 +3,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_POST
 
+from exports import serving
 from exports.models import PENDING, DownloadFile, ExportAudit, ExportStatus
 from exports.purge import delete_stored
 
@@ -90,10 +91,7 @@ def download(request: HttpRequest, pk) -> HttpResponse:
     if file.is_expired():
         response = render(request, "exports/expired.html", {"file": file}, status=410)
         return private(response)
-    response = FileResponse(
-        file.open(), as_attachment=True, filename=file.filename, content_type=file.content_type
-    )
-    return private(response)
+    return private(serving.serve(request, file))
 
 
 @require_POST

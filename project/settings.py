@@ -3,6 +3,8 @@
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from project.env import database_from_url, env, envbool, envint, envlist
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -132,3 +134,50 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"exports": {"handlers": ["console"], "level": env("EXPORTS_LOG_LEVEL", "INFO")}},
 }
+
+# ---------------------------------------------------------------------------------------------
+# Scale-out (docs/scaleout.md): several machines share PostgreSQL, a Redis broker for django-q2
+# and an S3-compatible store for exported files. Every value below is off by default.
+# ---------------------------------------------------------------------------------------------
+# django-q2 broker: "orm" (default, the job row commits with the audit row) or "redis" (any
+# number of qcluster processes on any machines; exports.jobs.enqueue then sends on commit).
+Q_BROKER = env("Q_BROKER", "orm").strip().lower()
+REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+if Q_BROKER == "redis":
+    # django-q2 picks the ORM broker whenever "orm" is present, so it must go; a string for
+    # "redis" is passed to redis.from_url (redis://, rediss://, unix://, with a password).
+    Q_CLUSTER = {key: value for key, value in Q_CLUSTER.items() if key != "orm"}
+    Q_CLUSTER["redis"] = REDIS_URL
+elif Q_BROKER != "orm":
+    raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', not {Q_BROKER!r}")
+
+# Exported files in an S3-compatible bucket (AWS S3, MinIO, SeaweedFS) through django-storages.
+# Downloads are 302 redirects to presigned URLs that live at most EXPORTS_PRESIGNED_SECONDS.
+EXPORTS_PRESIGNED_SECONDS = envint("EXPORTS_PRESIGNED_SECONDS", 300)
+EXPORTS_S3_BUCKET = env("EXPORTS_S3_BUCKET")
+if EXPORTS_S3_BUCKET:
+    STORAGES["exports"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": EXPORTS_S3_BUCKET,
+            # Empty means AWS itself / boto3's own credential chain (instance role, env, files).
+            "endpoint_url": env("EXPORTS_S3_ENDPOINT_URL") or None,
+            "access_key": env("EXPORTS_S3_ACCESS_KEY") or None,
+            "secret_key": env("EXPORTS_S3_SECRET_KEY") or None,
+            "region_name": env("EXPORTS_S3_REGION", "us-east-1"),
+            "addressing_style": env("EXPORTS_S3_ADDRESSING_STYLE", "path"),
+            "signature_version": "s3v4",
+            # Every URL is signed and expires; a custom domain would give unsigned URLs.
+            "querystring_auth": True,
+            "querystring_expire": EXPORTS_PRESIGNED_SECONDS,
+            "custom_domain": None,
+            # The default (True) silently replaces an object saved under the same name.
+            "file_overwrite": False,
+            "default_acl": None,  # the bucket's own (private) policy; never public-read
+            "object_parameters": {"CacheControl": "private, no-store"},
+        },
+    }
+
+# Filesystem storage behind nginx: the view checks owner and expiry, then nginx sends the bytes
+# from an `internal` location under this prefix (e.g. "/protected-exports/"). Empty = off.
+EXPORTS_X_ACCEL_REDIRECT = env("EXPORTS_X_ACCEL_REDIRECT", "")
