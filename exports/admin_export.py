@@ -89,7 +89,7 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         "form": form,
         "option_fields": [form[name] for name in ("data_dictionary", "sort_columns", "simplified")],
         "select_across": select_across,
-        "queryset": queryset if not select_across else None,
+        "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "media": model_admin.media,
     }

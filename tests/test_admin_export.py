@@ -33,6 +33,15 @@ def confirm(ids=(), query="", select_across=False, **fields):
     return data, query
 
 
+def test_select_all_carries_the_posted_ids_through_the_options_page(client, staff, demo_data):
+    """The admin ignores the ids under select_across but runs no action without any."""
+    client.force_login(staff)
+    page = post_action(client, {"select_across": "1", "_selected_action": [7, 8]}).content
+    assert b'name="_selected_action" value="7"' in page
+    assert b'name="_selected_action" value="8"' in page
+    assert b'name="select_across" value="1"' in page
+
+
 def test_the_action_first_shows_an_options_page_in_the_admins_look(client, staff, demo_data):
     client.force_login(staff)
     ids = list(UserPoint.objects.values_list("pk", flat=True)[:3])
