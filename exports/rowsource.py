@@ -37,7 +37,27 @@ def copy_rows(source: TableSource) -> Iterator[Sequence[Any]]:
         statement = f"COPY ({wrap(inner, width, expressions)}) TO STDOUT (FORMAT binary)"
         with cursor.cursor.copy(statement) as copy:
             copy.set_types(types)
-            rows: Iterator[Any] = copy.rows()
+            rows: Iterator[Any] = _rows(copy)
             if converters:
                 rows = map(tuple, compiler.apply_converters(rows, converters))
             yield from rows
+
+
+def _rows(copy: Any) -> Iterator[tuple[Any, ...]]:
+    """copy.rows(), minus psycopg's per-row generator and wait() machinery: a row that
+    libpq already holds is taken and parsed at once; anything else (waiting for the
+    network, the end of the data, an error) goes through copy.read() as usual."""
+    get_copy_data = copy.connection.pgconn.get_copy_data
+    parse_row = copy.formatter.parse_row
+    read = copy.read
+    while True:
+        nbytes, data = get_copy_data(1)
+        if nbytes <= 0:
+            # Nothing buffered, or the COPY is over: psycopg waits, finishes or raises.
+            if not (data := read()):
+                return
+        if (row := parse_row(data)) is None:
+            # The trailer: read the final result, as copy.rows() does.
+            read()
+            return
+        yield row

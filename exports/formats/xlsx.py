@@ -3,6 +3,7 @@
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
+from operator import call
 from typing import Any
 
 from openpyxl import Workbook
@@ -44,9 +45,14 @@ class XlsxWriter(Writer):
         sheet.append(self._header(sheet, table))
         converters = [self._converter(sheet, c.kind) for c in table.columns]
         append = sheet.append
+        width = len(converters)
         count = 0
         for row in rows:
-            append([f(v) for f, v in zip(converters, row, strict=True)])
+            if len(row) != width:
+                raise ValueError(f"Every row must have {width} values.")
+            # openpyxl's write-only append reuses one cell for plain values; only text that
+            # it would misread (formulas, error codes) goes in as an explicit string cell.
+            append(list(map(call, converters, row)))
             count += 1
         return count
 
@@ -77,7 +83,9 @@ class XlsxWriter(Writer):
             if value is None:
                 return None
             value = self._clean(text_cell(value))
-            if value in ERROR_CODES:
+            # Cleaning can bring an "=" to the front ("\x01=1+1"): openpyxl would make it a
+            # formula, so it is typed as text like the error codes.
+            if value in ERROR_CODES or value.startswith("="):
                 return self._string_cell(sheet, value)
             return value
 
