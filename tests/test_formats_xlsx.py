@@ -5,6 +5,7 @@ from decimal import Decimal
 import openpyxl
 
 from exports.formats.base import Options, Table, neutralise
+from exports.formats.xlsx import XlsxWriter
 from tests.test_formats_support import BIG, OTHER, OTHER_ROWS, ROWS, TABLE, render
 
 
@@ -108,3 +109,15 @@ def test_the_simplified_option_writes_plain_data_only():
 def test_an_export_with_no_tables_is_still_a_workbook():
     data, _ = render("xlsx", [])
     assert load(data).sheetnames == ["Sheet"]
+
+
+def test_text_that_becomes_a_formula_after_control_characters_are_removed_stays_text():
+    out = io.BytesIO()
+    table = Table("t", TABLE.columns[1:2])
+    writer = XlsxWriter(out, Options())
+    writer.write_table(table, [("\x01=1+1",), ("\x02@SUM(A1)",)])
+    writer.close()
+    cells = [row[0] for row in load(out.getvalue())["t"].iter_rows(min_row=2)]
+    assert all(c.data_type == "s" for c in cells)
+    assert [c.value for c in cells][0].endswith("=1+1")
+    assert writer.notes and "control character" in writer.notes[0]
