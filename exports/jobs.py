@@ -12,6 +12,7 @@ from django_q.tasks import async_task
 from exports.datasets import Dataset
 from exports.formats import get_writer
 from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
+from exports.quotas import refuse_if_full
 from exports.sources import dataset_for
 
 
@@ -68,6 +69,9 @@ def queue_export(
                 f"You already have {limit} exports queued or running. Wait for one to finish "
                 "or cancel one on My downloads."
             )
+        full = refuse_if_full(user)
+        if full:
+            raise ExportRefused(full)
         audit = ExportAudit.objects.create(
             dataset=dataset,
             format=fmt,

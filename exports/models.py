@@ -3,6 +3,7 @@
 import uuid
 from datetime import datetime
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.template.defaultfilters import filesizeformat
@@ -60,7 +61,15 @@ class ExportAudit(models.Model):
     error = models.TextField(blank=True)
     notes = models.TextField(blank=True, help_text="What the writer had to change, if anything.")
     attempts = models.PositiveIntegerField(default=0)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life: when the job was (re)sent while queued, "
+        "the worker's beat while running.",
+    )
+    reserved_bytes = models.BigIntegerField(
+        default=0, help_text="Storage quota held by this export while it runs."
+    )
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -72,6 +81,17 @@ class ExportAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset}.{self.format} by {self.requested_by_display} ({self.status})"
+
+    @property
+    def dataset_title(self) -> str:
+        """ "User points" rather than "admin:demo.userpoint" on pages people read."""
+        label = self.dataset.removeprefix("admin:")
+        if label != self.dataset:
+            try:
+                return str(apps.get_model(label)._meta.verbose_name_plural).capitalize()
+            except (LookupError, ValueError):
+                pass
+        return self.dataset
 
     @property
     def is_pending(self) -> bool:

@@ -1,20 +1,30 @@
 """The one purge that the command, the schedule and the admin action all call."""
 
 import logging
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
 from exports.models import DownloadFile
+from exports.safesave import remove
 from exports.storage import exports_storage
 
 log = logging.getLogger(__name__)
+ROOT = "exports"
+# Never touched by the orphan scan: in-progress uploads may live here.
+TEMPORARY_PREFIX = "exports/tmp/"
 
 
-def purge_expired(dry_run: bool = False, now: datetime | None = None) -> list[str]:
+def purge_expired(
+    dry_run: bool = False, now: datetime | None = None, orphans: bool = True
+) -> list[str]:
     """Delete expired files, row first and stored object on commit, so a row never points
-    at a missing object; rows another purge has locked are skipped, not waited for."""
+    at a missing object; rows another purge has locked are skipped, not waited for.
+    Then (unless dry_run) the orphan scan. Returns the expired names."""
     now = now or timezone.now()
     with transaction.atomic():
         expired = list(
@@ -22,20 +32,64 @@ def purge_expired(dry_run: bool = False, now: datetime | None = None) -> list[st
             .select_for_update(skip_locked=True)
             .values_list("pk", "stored_name")
         )
-        if dry_run or not expired:
-            return [name for _, name in expired]
-        DownloadFile.objects.filter(pk__in=[pk for pk, _ in expired]).delete()
-        for _, name in expired:
-            transaction.on_commit(lambda name=name: delete_stored(name))
-    log.info("purged %d expired download(s)", len(expired))
+        if not dry_run and expired:
+            DownloadFile.objects.filter(pk__in=[pk for pk, _ in expired]).delete()
+            for _, name in expired:
+                transaction.on_commit(lambda name=name: delete_stored(name))
+    if expired and not dry_run:
+        log.info("purged %d expired download(s)", len(expired))
+    if orphans and not dry_run:
+        purge_orphans(now=now)
     return [name for _, name in expired]
 
 
 def delete_stored(name: str) -> None:
+    remove(exports_storage(), name)
+
+
+def walk(storage: Storage, folder: str) -> Iterator[str]:
+    """Every file under `folder`, through the storage API (filesystem and S3 alike)."""
     try:
-        exports_storage().delete(name)
-    except OSError:
-        log.exception("could not delete stored export %s; the orphan scan will retry", name)
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for sub in folders:
+        yield from walk(storage, f"{folder}/{sub}")
+
+
+def purge_orphans(now: datetime | None = None, grace: timedelta | None = None) -> list[str]:
+    """Stored objects no DownloadFile names, older than the grace period (an export saves its
+    file a moment before its row commits), outside the temporary prefix."""
+    now = now or timezone.now()
+    grace = grace if grace is not None else timedelta(seconds=settings.EXPORTS_ORPHAN_GRACE_SECONDS)
+    storage = exports_storage()
+    candidates = [n for n in walk(storage, ROOT) if not n.startswith(TEMPORARY_PREFIX)]
+    if not candidates:
+        return []
+    known = set(
+        DownloadFile.objects.filter(stored_name__in=candidates).values_list(
+            "stored_name", flat=True
+        )
+    )
+    removed = []
+    for name in candidates:
+        if name in known:
+            continue
+        try:
+            if storage.get_modified_time(name) > now - grace:
+                continue
+        except (FileNotFoundError, OSError):
+            continue  # gone meanwhile
+        # Re-check just before deleting: the row may have committed since the listing.
+        if DownloadFile.objects.filter(stored_name=name).exists():
+            continue
+        remove(storage, name)
+        removed.append(name)
+    if removed:
+        log.warning("orphan scan removed %d stored object(s) with no row", len(removed))
+    return removed
 
 
 def purge_task() -> int:

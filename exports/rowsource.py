@@ -52,10 +52,9 @@ def _rows(copy: Any) -> Iterator[tuple[Any, ...]]:
     read = copy.read
     while True:
         nbytes, data = get_copy_data(1)
-        if nbytes <= 0:
-            # Nothing buffered, or the COPY is over: psycopg waits, finishes or raises.
-            if not (data := read()):
-                return
+        # Nothing buffered, or the COPY is over: psycopg waits, finishes or raises.
+        if nbytes <= 0 and not (data := read()):
+            return
         if (row := parse_row(data)) is None:
             # The trailer: read the final result, as copy.rows() does.
             read()

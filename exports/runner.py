@@ -1,5 +1,12 @@
-"""The worker's half of an export: claim it, stream it to a temp file, publish it or fail it."""
+"""The worker's half of an export: claim it, stream it to a temp file, publish it or fail it.
 
+Exactly once, whatever the broker does: a delivery only runs if its conditional update wins
+queued -> running, and that update numbers the attempt. Every later write (progress, publish,
+fail) names the attempt too, so a worker the sweeper gave up on can never overwrite the
+attempt that replaced it. Cleanup is in `finally`: django-q2's timeout is a SystemExit.
+"""
+
+import errno
 import logging
 import tempfile
 from collections.abc import Callable
@@ -7,11 +14,16 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from exports import engine
+from exports.filenames import safe_filename
+from exports.heartbeat import Heartbeat
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
+from exports.quotas import Reservation
+from exports.safesave import remove, save_whole
 from exports.sources import dataset_for
 from exports.storage import exports_storage, storage_key
 
@@ -19,35 +31,45 @@ log = logging.getLogger(__name__)
 
 
 class ExportCancelled(Exception):
-    """The owner cancelled while the worker was writing."""
+    """The owner cancelled, or the sweeper handed the export to another attempt."""
 
 
 def claim(audit_id: str) -> ExportAudit | None:
     """queued -> running for exactly one caller; a second delivery of the job gets None."""
+    now = timezone.now()
     won = ExportAudit.objects.filter(pk=audit_id, status=ExportStatus.QUEUED).update(
-        status=ExportStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+        status=ExportStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        row_count=0,
+        reserved_bytes=0,
     )
     return ExportAudit.objects.get(pk=audit_id) if won else None
 
 
-def progress_reporter(audit_id) -> Callable[[int], None]:
+def progress_reporter(
+    audit_id, attempt: int | None = None, check: Callable[[], None] | None = None
+) -> Callable[[int], None]:
     """Saves rows written with one UPDATE on a second connection (the export's own
     transaction is still open), and learns of a cancel from the same statement."""
 
     def report(rows: int) -> None:
-        alive = (
-            ExportAudit.objects.using("progress")
-            .filter(pk=audit_id, status=ExportStatus.RUNNING)
-            .update(row_count=rows, heartbeat_at=timezone.now())
+        mine = ExportAudit.objects.using("progress").filter(
+            pk=audit_id, status=ExportStatus.RUNNING
         )
-        if not alive:
+        if attempt is not None:
+            mine = mine.filter(attempts=attempt)
+        if not mine.update(row_count=rows, heartbeat_at=timezone.now()):
             raise ExportCancelled
+        if check is not None:
+            check()
 
     return report
 
 
 def filename_for(dataset: str, extension: str, when: datetime) -> str:
-    return f"{dataset}_{when:%Y%m%dT%H%M%SZ}.{extension}"
+    return safe_filename(f"{dataset}_{when:%Y%m%dT%H%M%SZ}.{extension}")
 
 
 def split_options(options: dict) -> tuple[dict, list[str] | None]:
@@ -61,49 +83,68 @@ def run(audit_id: str) -> None:
     if audit is None:
         log.info("export %s is not queued any more; skipping", audit_id)
         return
-    stored: str | None = None
+    attempt = audit.attempts
+    stored: list[str] = []  # what this attempt put in storage and nobody owns yet
     try:
-        writer_options, columns = split_options(audit.options)
-        dataset = dataset_for(audit.dataset, audit.requested_by, audit.filters, columns)
-        expected = dataset.filtered(audit.filters.get("conditions"), audit.filters.get("limit"))
-        cap = engine.row_cap()
-        ExportAudit.objects.filter(pk=audit.pk).update(rows_expected=min(expected.count(), cap))
-        with tempfile.TemporaryFile(dir=settings.EXPORTS_TMP_DIR) as tmp:
-            result = engine.export(
-                tmp,
-                dataset,
-                audit.format,
-                audit.filters,
-                writer_options,
-                on_progress=progress_reporter(audit.pk),
-                max_rows=cap,
-            )
-            size = tmp.tell()
-            tmp.seek(0)
-            filename = filename_for(dataset.name, result.extension, timezone.now())
-            stored = exports_storage().save(storage_key(filename), File(tmp, name=filename))
-        file = publish(audit, stored, filename, result, size)
-        stored = None  # the DownloadFile row owns it now
+        with Heartbeat(audit.pk, attempt):
+            filename, result, size = write(audit, attempt, stored)
+            file = publish(audit, attempt, stored[0], filename, result, size)
+        stored.clear()  # the DownloadFile row owns it now
         if audit.delivery == Delivery.EMAIL:
             email_link(file)
     except ExportCancelled:
         log.info("export %s was cancelled", audit.pk)
     except BaseException as exc:
-        fail(audit, exc)
+        fail(audit, attempt, exc)
         if not isinstance(exc, Exception):
             raise  # a timeout or shutdown: recorded, then let django-q2 see it
     finally:
-        if stored is not None:
-            exports_storage().delete(stored)
+        for name in stored:
+            remove(exports_storage(), name)
+        release(audit, attempt)
 
 
-def publish(audit: ExportAudit, stored: str, filename: str, result, size: int) -> DownloadFile:
+def write(audit: ExportAudit, attempt: int, stored: list[str]):
+    """Rows -> temp file -> storage; appends the stored name to `stored` once it exists."""
+    writer_options, columns = split_options(audit.options)
+    dataset = dataset_for(audit.dataset, audit.requested_by, audit.filters, columns)
+    expected = dataset.filtered(audit.filters.get("conditions"), audit.filters.get("limit"))
+    cap = engine.row_cap()
+    ExportAudit.objects.filter(pk=audit.pk).update(rows_expected=min(expected.count(), cap))
+    quota = Reservation(audit.pk, audit.requested_by_id, attempt)
+    quota.need(0)  # held from the start: a user already at the quota fails here
+    with tempfile.TemporaryFile(dir=settings.EXPORTS_TMP_DIR) as tmp:
+        result = engine.export(
+            tmp,
+            dataset,
+            audit.format,
+            audit.filters,
+            writer_options,
+            on_progress=progress_reporter(audit.pk, attempt, lambda: quota.need(tmp.tell())),
+            max_rows=cap,
+        )
+        size = tmp.tell()
+        quota.need(size)
+        tmp.seek(0)
+        filename = filename_for(dataset.name, result.extension, timezone.now())
+        key = storage_key(filename)
+        stored.append(key)  # a failed save may leave a partial object: `finally` removes it
+        stored[-1] = save_whole(exports_storage(), key, File(tmp, name=filename))
+    return filename, result, size
+
+
+def publish(
+    audit: ExportAudit, attempt: int, stored: str, filename: str, result, size: int
+) -> DownloadFile:
     with transaction.atomic():
         now = timezone.now()
-        finished = ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING).update(
+        finished = ExportAudit.objects.filter(
+            pk=audit.pk, status=ExportStatus.RUNNING, attempts=attempt
+        ).update(
             status=ExportStatus.COMPLETED,
             row_count=result.rows,
             bytes=size,
+            reserved_bytes=0,
             finished_at=now,
             notes="\n".join(result.notes),
         )
@@ -131,9 +172,49 @@ def email_link(file: DownloadFile) -> None:
         ExportAudit.objects.filter(pk=file.audit_id).update(notes=f"E-mail not sent: {exc}")
 
 
-def fail(audit: ExportAudit, exc: BaseException) -> None:
-    reason = str(exc) or type(exc).__name__
+def reason_for(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"No space left to write the export: {exc}"
+    if isinstance(exc, DatabaseError):
+        return f"The database connection failed during the export: {exc}".strip()
+    return str(exc) or type(exc).__name__
+
+
+def with_fresh_connection(action: Callable[[], object]) -> object:
+    """Run `action`; if the connection it used died (terminated backend, restart), reconnect
+    once and try again. A second failure propagates and the sweeper cleans up later."""
+    try:
+        return action()
+    except DatabaseError:
+        for alias in ("default", "progress"):
+            connections[alias].close()
+        return action()
+
+
+def fail(audit: ExportAudit, attempt: int, exc: BaseException) -> None:
+    reason = reason_for(exc)
     log.warning("export %s failed: %s", audit.pk, reason)
-    ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING).update(
-        status=ExportStatus.FAILED, error=reason[:2000], finished_at=timezone.now()
+    with_fresh_connection(
+        lambda: ExportAudit.objects.filter(
+            pk=audit.pk, status=ExportStatus.RUNNING, attempts=attempt
+        ).update(
+            status=ExportStatus.FAILED,
+            error=reason[:2000],
+            reserved_bytes=0,
+            finished_at=timezone.now(),
+        )
     )
+
+
+def release(audit: ExportAudit, attempt: int) -> None:
+    """Whatever happened, this attempt holds no quota any more."""
+    try:
+        with_fresh_connection(
+            lambda: (
+                ExportAudit.objects.filter(pk=audit.pk, attempts=attempt)
+                .exclude(reserved_bytes=0)
+                .update(reserved_bytes=0)
+            )
+        )
+    except DatabaseError:
+        log.exception("export %s: could not release its quota; the sweeper will", audit.pk)

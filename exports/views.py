@@ -3,15 +3,18 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_POST
 
 from exports import serving
+from exports.filenames import safe_filename
+from exports.guards import private_errors, servable
 from exports.models import PENDING, DownloadFile, ExportAudit, ExportStatus
 from exports.purge import delete_stored
+from exports.ratelimit import rate_limited
 
 
 def get_owned_file(request: HttpRequest, pk) -> DownloadFile:
@@ -78,7 +81,7 @@ def cancel(request: HttpRequest, pk) -> HttpResponse:
         status=ExportStatus.CANCELLED, finished_at=timezone.now(), error="Cancelled by its owner."
     )
     if stopped:
-        messages.success(request, f"Cancelled the {audit.dataset} export.")
+        messages.success(request, f"Cancelled the {audit.dataset_title} export.")
     else:
         messages.error(request, "That export had already finished; nothing to cancel.")
     return redirect("exports:my-downloads")
@@ -86,11 +89,16 @@ def cancel(request: HttpRequest, pk) -> HttpResponse:
 
 @require_GET
 @login_required
+@private_errors
+@rate_limited
 def download(request: HttpRequest, pk) -> HttpResponse:
     file = get_owned_file(request, pk)
     if file.is_expired():
         response = render(request, "exports/expired.html", {"file": file}, status=410)
         return private(response)
+    if not servable(file):  # a stored name outside the storage root, or a missing object
+        raise Http404
+    file.filename = safe_filename(file.filename)  # one safe Content-Disposition header
     return private(serving.serve(request, file))
 
 

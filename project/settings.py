@@ -128,6 +128,36 @@ Q_CLUSTER = {
     "sync": envbool("Q_SYNC", False),
 }
 
+# ---------------------------------------------------------------------------------------------
+# Reliability and quotas: heartbeats, the sweeper, retries, storage quota, download rate limit.
+# ---------------------------------------------------------------------------------------------
+# A running export's worker beats this often; the sweeper calls it dead after STALE seconds.
+EXPORTS_HEARTBEAT_SECONDS = envint("EXPORTS_HEARTBEAT_SECONDS", 10)
+EXPORTS_STALE_SECONDS = envint("EXPORTS_STALE_SECONDS", 120)
+# An immediate download is beaten only by its progress; it is failed (never resent) after this.
+EXPORTS_IMMEDIATE_STALE_SECONDS = envint("EXPORTS_IMMEDIATE_STALE_SECONDS", 3600)
+# Attempts per export (our own count, whatever the broker records) before it is failed.
+EXPORTS_MAX_ATTEMPTS = envint("EXPORTS_MAX_ATTEMPTS", 2)
+# A queued export whose job is not in the broker after this long is sent again.
+EXPORTS_REQUEUE_AFTER_SECONDS = envint("EXPORTS_REQUEUE_AFTER_SECONDS", 600)
+EXPORTS_SWEEP_MINUTES = envint("EXPORTS_SWEEP_MINUTES", 1)
+# The orphan scan leaves stored objects younger than this alone (an export in the middle of
+# saving its file has no row yet).
+EXPORTS_ORPHAN_GRACE_SECONDS = envint("EXPORTS_ORPHAN_GRACE_SECONDS", 3600)
+# Per-user storage (files + running exports' reservations), in MiB; 0 = no quota.
+EXPORTS_USER_QUOTA_MB = float(env("EXPORTS_USER_QUOTA_MB", "1024"))
+EXPORTS_QUOTA_STEP_MB = float(env("EXPORTS_QUOTA_STEP_MB", "8"))
+# Downloads per user per minute, counted in a cache every web process shares; 0 = no limit.
+EXPORTS_DOWNLOADS_PER_MINUTE = envint("EXPORTS_DOWNLOADS_PER_MINUTE", 30)
+EXPORTS_RATELIMIT_CACHE = "exports_ratelimit"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    EXPORTS_RATELIMIT_CACHE: {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "exports_ratelimit_cache",  # created by migration exports 0003
+    },
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,7 +1,7 @@
 """Writers stream: peak memory does not grow with the number of rows.
 
 Each format runs in its own process (all side by side): a small export, then one ten times
-bigger; ru_maxrss is the process's peak, so a writer that kept rows would raise it by tens
+bigger; VmHWM is the process's peak, so a writer that kept rows would raise it by tens
 of megabytes. No timing is involved.
 """
 
@@ -23,7 +23,7 @@ PEAK_LIMIT_MB = 120
 GROWTH_LIMIT_MB = 12
 
 PROBE = r"""
-import json, resource, sys, tempfile
+import json, sys, tempfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -32,6 +32,7 @@ django.setup()
 from exports.datasets import Column
 from exports.formats import get_writer
 from exports.formats.base import Options, Table
+from exports.memory import peak_rss_mb
 
 fmt, sizes = sys.argv[1], [int(n) for n in sys.argv[2:]]
 kinds = ["integer", "text", "decimal", "float", "boolean", "datetime", "date", "json", "text"]
@@ -51,7 +52,7 @@ for n in sizes:
         writer.write_table(table, rows(n))
         writer.write_dictionary([table])
         writer.close()
-    peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peaks.append(peak_rss_mb())
 print(json.dumps(peaks))
 """
 

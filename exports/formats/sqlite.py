@@ -129,7 +129,7 @@ def _bind_column(bind: Callable[[Any], Any], values: tuple[Any, ...]) -> Sequenc
         # filter(None, ...) leaves out None, and zeros, which are in range anyway.
         if (
             types <= {int, NONE}
-            and -INT64 <= min(filter(None, values), default=0)
+            and min(filter(None, values), default=0) >= -INT64
             and max(filter(None, values), default=0) < INT64
         ):
             return values
@@ -138,11 +138,8 @@ def _bind_column(bind: Callable[[Any], Any], values: tuple[Any, ...]) -> Sequenc
             return values
         if types == {Decimal}:
             return list(map(str, values))
-    elif bind is BINDERS["boolean"]:
+    elif bind is BINDERS["boolean"] or (bind is BINDERS["float"] and types <= {float, NONE}):
         return values
-    elif bind is BINDERS["float"]:
-        if types <= {float, NONE}:
-            return values
     return list(map(bind, values))
 
 
@@ -150,7 +147,7 @@ def bindable(batch: list[Sequence[Any]], binds: list[Callable[[Any], Any]]) -> I
     """The batch's rows with every value as its column's binder makes it."""
     if set(map(len, batch)) != {len(binds)}:
         raise ValueError(f"Every row must have {len(binds)} values.")
-    columns = list(zip(*batch))
+    columns = list(zip(*batch, strict=True))
     bound = [_bind_column(bind, values) for bind, values in zip(binds, columns, strict=True)]
     if all(b is c for b, c in zip(bound, columns, strict=True)):
         return batch

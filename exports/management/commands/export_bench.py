@@ -5,7 +5,6 @@ fresh subprocess, so its peak RSS is its own."""
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from exports.copysql import select_sql, wrap
 from exports.datasets import get_dataset
 from exports.engine import export
 from exports.formats import WRITERS
+from exports.memory import peak_rss_mb
 from exports.tables import TableSource
 
 DATASET = "user_points"
@@ -110,7 +110,7 @@ def measure(kind: str, rows: int) -> dict[str, Any]:
             written = export(out, dataset, kind, {"limit": rows}, max_rows=rows).rows
         seconds = time.perf_counter() - began
         size = out.tell()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     return {
         "rows": written,
         "seconds": round(seconds, 3),

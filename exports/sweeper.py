@@ -1,0 +1,142 @@
+"""Finds exports no worker is looking after and puts them right (runs on a schedule).
+
+- running, heartbeat older than EXPORTS_STALE_SECONDS: the worker died (SIGKILL, OOM, lost
+  machine). Back to queued and sent again while attempts < EXPORTS_MAX_ATTEMPTS, else failed.
+  Immediate downloads have no job to resend: failed after EXPORTS_IMMEDIATE_STALE_SECONDS.
+- queued for longer than EXPORTS_REQUEUE_AFTER_SECONDS with no job in the broker: the job was
+  lost (enqueue-on-commit never ran, a Redis worker died holding it). Sent again.
+A duplicate job is harmless: only one delivery can win runner.claim.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from exports.jobs import enqueue, uses_orm_broker
+from exports.models import Delivery, ExportAudit, ExportStatus
+
+log = logging.getLogger(__name__)
+BATCH = 100
+
+
+@dataclass
+class Swept:
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
+
+
+def sweep(now: datetime | None = None) -> Swept:
+    now = now or timezone.now()
+    swept = Swept()
+    sweep_stale(now, swept)
+    resend_lost(now, swept)
+    if swept.requeued or swept.failed or swept.resent:
+        log.warning(
+            "sweeper: requeued %s, failed %s, resent %s", swept.requeued, swept.failed, swept.resent
+        )
+    return swept
+
+
+def stale_running(now: datetime):
+    worker_stale = now - timedelta(seconds=settings.EXPORTS_STALE_SECONDS)
+    immediate_stale = now - timedelta(seconds=settings.EXPORTS_IMMEDIATE_STALE_SECONDS)
+    beat = Coalesce("heartbeat_at", "started_at", "queued_at")
+    return (
+        ExportAudit.objects.filter(status=ExportStatus.RUNNING)
+        .alias(beat=beat)
+        .filter(
+            Q(beat__lt=worker_stale) & ~Q(delivery=Delivery.IMMEDIATE)
+            | Q(beat__lt=immediate_stale, delivery=Delivery.IMMEDIATE)
+        )
+    )
+
+
+def sweep_stale(now: datetime, swept: Swept) -> None:
+    with transaction.atomic():
+        for audit in stale_running(now).select_for_update(skip_locked=True)[:BATCH]:
+            # Conditional on the beat we saw: a worker that beat since keeps its export.
+            still = ExportAudit.objects.filter(
+                pk=audit.pk,
+                status=ExportStatus.RUNNING,
+                attempts=audit.attempts,
+                heartbeat_at=audit.heartbeat_at,
+            )
+            if audit.delivery == Delivery.IMMEDIATE or audit.attempts >= max_attempts():
+                if still.update(
+                    status=ExportStatus.FAILED,
+                    error=gave_up_reason(audit),
+                    reserved_bytes=0,
+                    finished_at=now,
+                ):
+                    swept.failed.append(str(audit.pk))
+            elif still.update(
+                status=ExportStatus.QUEUED,
+                heartbeat_at=now,
+                reserved_bytes=0,
+                row_count=0,
+                error="",
+                notes=f"Worker stopped responding during attempt {audit.attempts}; re-queued.",
+            ):
+                enqueue(audit)  # ORM broker: commits with the update; others: on commit
+                swept.requeued.append(str(audit.pk))
+
+
+def max_attempts() -> int:
+    return settings.EXPORTS_MAX_ATTEMPTS
+
+
+def gave_up_reason(audit: ExportAudit) -> str:
+    if audit.delivery == Delivery.IMMEDIATE:
+        return "The download was interrupted: the web process stopped responding."
+    return (
+        f"The worker stopped responding (attempt {audit.attempts} of {max_attempts()}); "
+        "gave up. Try the export again, perhaps with fewer rows."
+    )
+
+
+def resend_lost(now: datetime, swept: Swept) -> None:
+    before = now - timedelta(seconds=settings.EXPORTS_REQUEUE_AFTER_SECONDS)
+    with transaction.atomic():
+        waiting = (
+            ExportAudit.objects.filter(status=ExportStatus.QUEUED)
+            .alias(sent=Coalesce("heartbeat_at", "queued_at"))
+            .filter(sent__lt=before)
+            .select_for_update(skip_locked=True)[:BATCH]
+        )
+        waiting = list(waiting)
+        in_broker = jobs_in_broker() if waiting else set()
+        for audit in waiting:
+            if f"export-{audit.pk}" in in_broker:
+                continue  # still in the queue, just not reached yet
+            ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.QUEUED).update(
+                heartbeat_at=now
+            )
+            enqueue(audit)
+            swept.resent.append(str(audit.pk))
+
+
+def jobs_in_broker() -> set[str]:
+    """Task names waiting in the ORM broker; other brokers cannot be listed cheaply (a resent
+    job then just finds the export already claimed)."""
+    if not uses_orm_broker():
+        return set()
+    from django_q.models import OrmQ
+
+    return {job.name() for job in OrmQ.objects.all().only("payload")}
+
+
+def sweep_task() -> dict[str, int]:
+    """django-q2 schedule entry point."""
+    swept = sweep()
+    return {
+        "requeued": len(swept.requeued),
+        "failed": len(swept.failed),
+        "resent": len(swept.resent),
+    }
