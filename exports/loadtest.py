@@ -19,6 +19,7 @@ from django.test import override_settings
 
 from exports.jobs import queue_export
 from exports.models import PENDING, ExportAudit, ExportStatus
+from exports.processes import stop
 
 FORMATS = ["csv", "json", "xlsx", "tsvzip", "sqlite", "ods"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,11 +107,7 @@ def run_load(exports: int, users: int, workers: int, rows: int, timeout: float) 
             time.sleep(0.5)
         peak = max(peak, tree_peak_rss_mb(worker.pid))
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
     return summarise(audits, exports, users, workers, time.monotonic() - started, peak)
 
 

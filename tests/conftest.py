@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 
+from exports.processes import stop
 from project.demo.seed import top_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,10 +102,5 @@ def qcluster(exports_root: Path, tmp_path: Path) -> Iterator[subprocess.Popen]:
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()

@@ -5,6 +5,8 @@ import sys
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from exports.processes import stop
+
 
 def interrupt(signum, frame):
     raise KeyboardInterrupt
@@ -26,8 +28,4 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("Stopping the web server and the worker.")
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop(worker, timeout=20)
