@@ -44,11 +44,16 @@ def accept(
         text = 'The same export is already {}; follow it on <a href="{}">My downloads</a>.'
         messages.info(request, format_html(text, accepted.audit.status, link))
     else:
-        how = "You will get an e-mail with a link" if delivery == Delivery.EMAIL else "It will"
-        text = (
-            'Export queued. {} when it is ready; it will appear in <a href="{}">My downloads</a>.'
-        )
-        messages.success(request, format_html(text, how, link))
+        if delivery == Delivery.EMAIL:
+            text = (
+                "Export queued. You will get an e-mail when it is ready; it will also appear "
+                'in <a href="{}">My downloads</a>.'
+            )
+        else:
+            text = (
+                'Export queued. It will appear in <a href="{}">My downloads</a> when it is ready.'
+            )
+        messages.success(request, format_html(text, link))
     return None
 
 

@@ -77,6 +77,19 @@ def test_select_across_exports_all_matching_rows_by_their_filter_not_ids(client,
     assert audit.row_count == expected
 
 
+def test_the_message_after_queueing_links_to_my_downloads(client, staff, demo_data):
+    client.force_login(staff)
+    data, _ = confirm()
+    page = client.post(reverse(CHANGELIST), {"action": "export_rows", **data}, follow=True)
+    assert (
+        'Export queued. It will appear in <a href="/downloads/">My downloads</a> when it is ready.'
+        in page.content.decode()
+    )
+    data, _ = confirm(format="json", delivery=Delivery.EMAIL)
+    page = client.post(reverse(CHANGELIST), {"action": "export_rows", **data}, follow=True)
+    assert "You will get an e-mail when it is ready" in page.content.decode()
+
+
 def test_unticked_columns_are_left_out(client, staff, demo_data):
     client.force_login(staff)
     data, _ = confirm(columns=["id", "points"])
