@@ -59,7 +59,9 @@ def walk(storage: Storage, folder: str) -> Iterator[str]:
         yield from walk(storage, f"{folder}/{sub}")
 
 
-def purge_orphans(now: datetime | None = None, grace: timedelta | None = None) -> list[str]:
+def purge_orphans(
+    now: datetime | None = None, grace: timedelta | None = None, dry_run: bool = False
+) -> list[str]:
     """Stored objects no DownloadFile names, older than the grace period (an export saves its
     file a moment before its row commits), outside the temporary prefix."""
     now = now or timezone.now()
@@ -85,9 +87,10 @@ def purge_orphans(now: datetime | None = None, grace: timedelta | None = None) -
         # Re-check just before deleting: the row may have committed since the listing.
         if DownloadFile.objects.filter(stored_name=name).exists():
             continue
-        remove(storage, name)
+        if not dry_run:
+            remove(storage, name)
         removed.append(name)
-    if removed:
+    if removed and not dry_run:
         log.warning("orphan scan removed %d stored object(s) with no row", len(removed))
     return removed
 

@@ -41,7 +41,7 @@ def test_purge_command_prints_what_it_removed(alice, django_capture_on_commit_ca
     with django_capture_on_commit_callbacks(execute=True):
         call_command("purge_downloads", stdout=out)
     assert f"Removed {old.stored_name}" in out.getvalue()
-    assert "Removed 1 expired download(s)." in out.getvalue()
+    assert "Removed 1 expired download(s), 0 orphan(s)." in out.getvalue()
     assert not DownloadFile.objects.exists()
 
 
@@ -80,3 +80,16 @@ def test_the_schedule_runs_the_same_purge(alice, monkeypatch, django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         scheduler(broker=get_broker())
     assert not DownloadFile.objects.filter(pk=old.pk).exists()
+
+
+def test_purge_command_dry_run_lists_orphans_and_keeps_them(alice, exports_root, settings):
+    settings.EXPORTS_ORPHAN_GRACE_SECONDS = 0
+    orphan = exports_root / "exports" / "abc" / "left_behind.csv"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_text("x")
+    out = StringIO()
+    call_command("purge_downloads", "--dry-run", stdout=out)
+    assert "Would remove orphan exports/abc/left_behind.csv" in out.getvalue()
+    assert orphan.exists()
+    call_command("purge_downloads", stdout=StringIO())
+    assert not orphan.exists()
