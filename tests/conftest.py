@@ -80,27 +80,35 @@ def database_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
-@pytest.fixture
-def qcluster(exports_root: Path, tmp_path: Path) -> Iterator[subprocess.Popen]:
-    """The real django-q2 worker, on the test database (tests must be transactional)."""
-    assert connection.vendor == "postgresql", "the worker tests need the PostgreSQL test server"
-    env = {
-        **os.environ,
+def spawn_qcluster(
+    exports_root: Path, log: Path, env: dict[str, str] | None = None, **extra: str
+) -> subprocess.Popen:
+    """A real `manage.py qcluster` on the test database. It needs the settings module and the
+    test database named explicitly, or it inherits the wrong ones."""
+    full_env = {
+        **(os.environ if env is None else env),
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": database_url(),
         "EXPORTS_ROOT": str(exports_root),
         "Q_WORKERS": "1",
+        **extra,
     }
-    log = open(tmp_path / "qcluster.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@pytest.fixture
+def qcluster(exports_root: Path, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """The real django-q2 worker, on the test database (tests must be transactional)."""
+    assert connection.vendor == "postgresql", "the worker tests need the PostgreSQL test server"
+    proc = spawn_qcluster(exports_root, tmp_path / "qcluster.log")
     try:
         yield proc
     finally:
         stop(proc)
-        log.close()

@@ -5,7 +5,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import postgres
-from tests.conftest import ROOT, database_url
+from tests.conftest import spawn_qcluster
 
 
 def children_of(pid: int) -> list[int]:
@@ -50,39 +49,23 @@ def kill_tree(proc: subprocess.Popen) -> list[int]:
 @pytest.fixture
 def start_cluster(exports_root: Path, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
     """Start `manage.py qcluster` subprocesses on the test database; all stopped at the end."""
-    started: list[tuple[subprocess.Popen, object]] = []
+    started: list[subprocess.Popen] = []
 
     def start(log_name: str = "qcluster.log", **env: str) -> subprocess.Popen:
-        full_env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "project.settings",
-            "DATABASE_URL": env.pop("DATABASE_URL", None) or database_url(),
-            "EXPORTS_ROOT": str(exports_root),
-            "Q_WORKERS": "1",
-            **env,
-        }
-        log = open(tmp_path / log_name, "ab")  # noqa: SIM115 - closed below
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append((proc, log))
+        proc = spawn_qcluster(exports_root, tmp_path / log_name, **env)
+        started.append(proc)
         return proc
 
     try:
         yield start
     finally:
-        for proc, log in started:
+        for proc in started:
             if proc.poll() is None:
                 proc.terminate()
                 try:
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     kill_tree(proc)
-            log.close()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from botocore.config import Config
 from django_q.conf import Conf
 
 from exports.storage import exports_storage
-from tests.conftest import ROOT, database_url, wait_for
+from tests.conftest import ROOT, spawn_qcluster, wait_for
 
 # Every environment variable the "Scale-out" block of project/settings.py reads.
 SCALEOUT_ENV = (
@@ -329,24 +329,9 @@ def start_qcluster(exports_root: Path, tmp_path: Path) -> Iterator[Callable[...,
     procs: list[subprocess.Popen] = []
 
     def start(extra_env: dict[str, str], label: str = "qcluster") -> subprocess.Popen:
-        env = {key: value for key, value in os.environ.items() if key not in SCALEOUT_ENV}
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "project.settings",
-                "DATABASE_URL": database_url(),
-                "EXPORTS_ROOT": str(exports_root),
-                "Q_WORKERS": "1",
-                **extra_env,
-            }
-        )
-        with open(tmp_path / f"{label}-{len(procs)}.log", "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "manage.py", "qcluster"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        base = {key: value for key, value in os.environ.items() if key not in SCALEOUT_ENV}
+        log = tmp_path / f"{label}-{len(procs)}.log"
+        proc = spawn_qcluster(exports_root, log, env=base, **extra_env)
         procs.append(proc)
         return proc
 
