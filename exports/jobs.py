@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from exports.datasets import Dataset
@@ -96,6 +97,7 @@ def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict):
             f"{expected} rows is more than the {cap} an immediate download may hold; "
             "choose background delivery instead."
         )
+    now = timezone.now()
     audit = ExportAudit.objects.create(
         dataset=dataset,
         format=fmt,
@@ -106,9 +108,9 @@ def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict):
         requested_by_display=display_name(user),
         status=ExportStatus.RUNNING,
         rows_expected=expected,
+        queued_at=now,
+        started_at=now,
     )
-    audit.started_at = audit.queued_at
-    audit.save(update_fields=["started_at"])
     return audit, source
 
 

@@ -11,21 +11,17 @@ SWEEP_SCHEDULE = "exports: sweep stuck and lost exports"
 def ensure_schedules(**kwargs) -> None:
     from django_q.models import Schedule
 
-    Schedule.objects.update_or_create(
-        name=PURGE_SCHEDULE,
-        defaults={
-            "func": "exports.purge.purge_task",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": settings.EXPORTS_PURGE_MINUTES,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=SWEEP_SCHEDULE,
-        defaults={
-            "func": "exports.sweeper.sweep_task",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": settings.EXPORTS_SWEEP_MINUTES,
-            "repeats": -1,
-        },
-    )
+    every = {
+        PURGE_SCHEDULE: ("exports.purge.purge_task", settings.EXPORTS_PURGE_MINUTES),
+        SWEEP_SCHEDULE: ("exports.sweeper.sweep_task", settings.EXPORTS_SWEEP_MINUTES),
+    }
+    for name, (func, minutes) in every.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+            },
+        )
