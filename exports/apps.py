@@ -8,6 +8,6 @@ class ExportsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from exports.schedules import ensure_schedules
+        from exports.jobs.schedules import ensure_schedules
 
         post_migrate.connect(ensure_schedules, sender=self)

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 
-from exports.storage import exports_storage
+from exports.delivery.storage import exports_storage
 
 
 class ExportStatus(models.TextChoices):

@@ -9,12 +9,12 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_POST
 
-from exports import serving
-from exports.filenames import safe_filename
-from exports.guards import private_errors, servable
+from exports.delivery import serving
+from exports.delivery.filenames import safe_filename
+from exports.delivery.guards import private_errors, servable
+from exports.delivery.purge import delete_stored
+from exports.delivery.ratelimit import rate_limited
 from exports.models import PENDING, DownloadFile, ExportAudit, ExportStatus
-from exports.purge import delete_stored
-from exports.ratelimit import rate_limited
 
 
 def get_owned_file(request: HttpRequest, pk) -> DownloadFile:

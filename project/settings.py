@@ -170,7 +170,7 @@ LOGGING = {
 # and an S3-compatible store for exported files. Every value below is off by default.
 # ---------------------------------------------------------------------------------------------
 # django-q2 broker: "orm" (default, the job row commits with the audit row) or "redis" (any
-# number of qcluster processes on any machines; exports.jobs.enqueue then sends on commit).
+# number of qcluster processes on any machines; exports.jobs.accept.enqueue then sends on commit).
 Q_BROKER = env("Q_BROKER", "orm").strip().lower()
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 if Q_BROKER == "redis":

@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from exports.delivery.storage import exports_storage, storage_key
 from exports.models import DownloadFile, ExportAudit, ExportStatus
-from exports.storage import exports_storage, storage_key
 
 
 def finished_file(owner, *, expires_in: timedelta = timedelta(hours=1), body: bytes = b"a,b\n"):

@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from exports.jobs.runner import run
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
-from exports.runner import run
 from project.demo.models import Game, UserPoint
 from tests.conftest import make_user
 

@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
 from exports.models import ExportAudit
-from exports.runner import run
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -3,7 +3,7 @@
 import pytest
 from django.db.models import Q
 
-from exports.conditions import ConditionError, to_q
+from exports.datasets.conditions import ConditionError, to_q
 
 FIELDS = {"game": "game_id", "created": "created", "name": "task__name"}
 

@@ -5,12 +5,12 @@ import sys
 import pytest
 from django.contrib.auth.models import User
 
-from exports.conditions import ConditionError
-from exports.datasets import DATASETS, Column, Dataset, get_dataset
-from exports.jobs import queue_export
+from exports.datasets.base import DATASETS, Column, Dataset, get_dataset
+from exports.datasets.changelist import changelist_dataset, default_columns
+from exports.datasets.conditions import ConditionError
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
 from exports.models import ExportAudit, ExportStatus
-from exports.runner import run
-from exports.sources import changelist_dataset, default_columns
 
 
 def test_the_four_datasets_of_the_demo_are_registered():

@@ -6,8 +6,8 @@ from datetime import timedelta
 from django.test import Client
 from django.urls import reverse
 
+from exports.delivery.storage import exports_storage
 from exports.models import DownloadFile
-from exports.storage import exports_storage
 from tests.factories import finished_file
 
 

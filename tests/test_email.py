@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from aiosmtpd.controller import Controller
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
 from exports.models import Delivery, DownloadFile, ExportStatus
-from exports.runner import run
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from openpyxl import load_workbook
 
-from exports.datasets import DATASETS, ConditionError, Dataset
+from exports.datasets.base import DATASETS, ConditionError, Dataset
 from exports.engine import export, export_tables
 from exports.formats import UnknownFormat
 from project.demo.models import UserPoint

@@ -13,14 +13,14 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import JSONField, Value
 
-from exports.copysql import csv_sql, digit_ranges, iso_utc
-from exports.datasets import DATASETS
-from exports.fastpath import write_csv, write_json, write_tsv_zip
+from exports.datasets.base import DATASETS
+from exports.engine.copysql import csv_sql, digit_ranges, iso_utc
+from exports.engine.fastpath import write_csv, write_json, write_tsv_zip
+from exports.engine.progress import Progress
+from exports.engine.rowsource import copy_rows
+from exports.engine.tables import TableSource
 from exports.formats import Options, get_writer
 from exports.formats.base import neutralise, text_of
-from exports.progress import Progress
-from exports.rowsource import copy_rows
-from exports.tables import TableSource
 from project.demo.models import Game, Task, UserInteraction, UserPoint, WalletTransaction
 from project.demo.seed import AWKWARD
 

@@ -3,7 +3,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from exports.datasets import Column
+from exports.datasets.base import Column
 from exports.formats.base import Table
 from tests.test_formats_support import BIG, OTHER, OTHER_ROWS, ROWS, TABLE, render, save
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from exports.datasets import Column
+from exports.datasets.base import Column
 from exports.formats import get_writer
 from exports.formats.base import Options, Table, Writer
 

@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportAudit, ExportStatus
-from exports.runner import run
 from project.demo.seed import top_up
 from tests.conftest import wait_for
 from tests.factories import finished_file

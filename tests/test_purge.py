@@ -7,10 +7,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django_q.models import Schedule
 
+from exports.delivery.purge import purge_expired
+from exports.delivery.storage import exports_storage
+from exports.jobs.schedules import PURGE_SCHEDULE, ensure_schedules
 from exports.models import DownloadFile, ExportAudit
-from exports.purge import purge_expired
-from exports.schedules import PURGE_SCHEDULE, ensure_schedules
-from exports.storage import exports_storage
 from tests.factories import finished_file
 
 
@@ -49,7 +49,7 @@ def test_migrate_creates_one_purge_schedule_every_fifteen_minutes(db):
     ensure_schedules()
     ensure_schedules()
     schedule = Schedule.objects.get(name=PURGE_SCHEDULE)
-    assert schedule.func == "exports.purge.purge_task"
+    assert schedule.func == "exports.delivery.purge.purge_task"
     assert (schedule.schedule_type, schedule.minutes) == (Schedule.MINUTES, 15)
 
 

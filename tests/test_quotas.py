@@ -8,10 +8,10 @@ from django.core.cache import caches
 from django.db import connection, connections
 from django.urls import reverse
 
-from exports.jobs import ExportRefused, queue_export
+from exports.jobs.accept import ExportRefused, queue_export
+from exports.jobs.quotas import MIB, QuotaExceeded, Reservation
+from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportAudit, ExportStatus
-from exports.quotas import MIB, QuotaExceeded, Reservation
-from exports.runner import run
 from tests.conftest import make_user
 from tests.factories import finished_file
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportAudit, ExportStatus
-from exports.runner import run
 from project.demo.models import UserPoint
 
 # The runner reports progress on a second connection, as in production: commit for real.

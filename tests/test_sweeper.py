@@ -9,12 +9,12 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from exports.checks import check_queue_timing
-from exports.heartbeat import Heartbeat
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
+from exports.jobs.heartbeat import Heartbeat
+from exports.jobs.runner import ExportCancelled, claim, progress_reporter, run
+from exports.jobs.schedules import SWEEP_SCHEDULE, ensure_schedules
+from exports.jobs.sweeper import sweep
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
-from exports.runner import ExportCancelled, claim, progress_reporter, run
-from exports.schedules import SWEEP_SCHEDULE, ensure_schedules
-from exports.sweeper import sweep
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -58,7 +58,7 @@ def test_the_sweeper_schedule_is_created_once():
     ensure_schedules()
     ensure_schedules()
     schedule = Schedule.objects.get(name=SWEEP_SCHEDULE)
-    assert schedule.func == "exports.sweeper.sweep_task"
+    assert schedule.func == "exports.jobs.sweeper.sweep_task"
     assert schedule.repeats == -1 and schedule.minutes == 1
 
 

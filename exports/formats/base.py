@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, BinaryIO, ClassVar
 
-from exports.datasets import Column
+from exports.datasets.base import Column
 
 # A cell starting with one of these is a formula to some spreadsheet program.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")

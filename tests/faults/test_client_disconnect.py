@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection
 
-from exports import immediate
-from exports.jobs import start_immediate
+from exports.delivery import immediate
+from exports.jobs.accept import start_immediate
 from exports.models import ExportAudit, ExportStatus
 from project.demo.seed import top_up
 from tests.conftest import wait_for

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 from project.demo.seed import top_up
 from tests.conftest import ROOT, wait_for

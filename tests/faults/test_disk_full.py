@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportStatus
-from exports.runner import run
 from project.demo.seed import top_up
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -8,10 +8,10 @@ from django.core.files.base import ContentFile
 from django.db import connections, transaction
 from django.utils import timezone
 
-from exports.jobs import queue_export
+from exports.delivery.purge import TEMPORARY_PREFIX, purge_expired, purge_orphans
+from exports.delivery.storage import exports_storage, storage_key
+from exports.jobs.accept import queue_export
 from exports.models import DownloadFile, ExportAudit, ExportStatus
-from exports.purge import TEMPORARY_PREFIX, purge_expired, purge_orphans
-from exports.storage import exports_storage, storage_key
 from project.demo.seed import top_up
 from tests.factories import finished_file
 

@@ -3,9 +3,9 @@ the export, once, with one file; nothing is left running."""
 
 import pytest
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
+from exports.jobs.sweeper import sweep
 from exports.models import DownloadFile, ExportAudit, ExportStatus
-from exports.sweeper import sweep
 from project.demo.seed import top_up
 from tests.conftest import wait_for
 from tests.faults.conftest import kill_tree

@@ -28,7 +28,7 @@ import redis
 from botocore.config import Config
 from django_q.conf import Conf
 
-from exports.storage import exports_storage
+from exports.delivery.storage import exports_storage
 from tests.conftest import ROOT, spawn_qcluster, wait_for
 
 # Every environment variable the "Scale-out" block of project/settings.py reads.
@@ -147,7 +147,7 @@ def redis_broker(settings, monkeypatch, redis_url) -> str:
     """This test process enqueues through Redis, as a web server with Q_BROKER=redis would.
 
     django-q2 copies Q_CLUSTER into `django_q.conf.Conf` once, when it is first imported, and
-    `get_broker()` decides from `Conf.ORM` / `Conf.REDIS` on every call; exports.jobs decides
+    `get_broker()` decides from `Conf.ORM` / `Conf.REDIS` on every call; exports.jobs.accept decides
     between "send now" (ORM outbox) and "send on commit" from `settings.Q_CLUSTER`. So both are
     switched: settings.Q_CLUSTER to what the scale-out block builds for Q_BROKER=redis, and the
     two Conf attributes it derives (monkeypatch restores them after the test)."""

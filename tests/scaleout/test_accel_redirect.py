@@ -6,8 +6,8 @@ from urllib.parse import quote
 from django.http import FileResponse
 from django.utils.http import content_disposition_header
 
-from exports.filenames import safe_filename
-from exports.storage import exports_storage
+from exports.delivery.filenames import safe_filename
+from exports.delivery.storage import exports_storage
 from tests.factories import finished_file
 
 

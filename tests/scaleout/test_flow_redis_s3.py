@@ -11,8 +11,8 @@ from django_q.brokers import get_broker
 from django_q.models import OrmQ, Task
 from django_q.status import Stat
 
+from exports.delivery.purge import purge_expired
 from exports.models import DownloadFile, ExportAudit, ExportStatus
-from exports.purge import purge_expired
 from project.demo.models import UserPoint
 from tests.conftest import wait_for
 from tests.scaleout.conftest import fetch

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 
-from exports.filenames import safe_filename
+from exports.delivery.filenames import safe_filename
 from tests.conftest import wait_for
 from tests.factories import finished_file
 from tests.scaleout.conftest import fetch

@@ -3,7 +3,7 @@
 from django.core.files.base import ContentFile
 from storages.backends.s3 import S3Storage
 
-from exports.storage import storage_key
+from exports.delivery.storage import storage_key
 
 
 def test_exports_storage_saves_opens_and_deletes_objects_in_the_bucket(

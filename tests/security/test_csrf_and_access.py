@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 from project.demo.models import UserPoint
 from tests.conftest import make_user

@@ -4,9 +4,9 @@ is checked again when the worker runs."""
 import pytest
 from django.urls import reverse
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportAudit, ExportStatus
-from exports.runner import run
 from project.demo.models import UserPoint
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from exports import immediate
-from exports.datasets import DATASETS
-from exports.filenames import safe_filename
-from exports.jobs import start_immediate
+from exports.datasets.base import DATASETS
+from exports.delivery import immediate
+from exports.delivery.filenames import safe_filename
+from exports.jobs.accept import start_immediate
 from exports.models import DownloadFile
 from tests.factories import finished_file
 

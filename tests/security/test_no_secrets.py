@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from exports.datasets import DATASETS
+from exports.datasets.base import DATASETS
+from exports.datasets.changelist import changelist_dataset
 from exports.engine import export
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
 from exports.models import DownloadFile
-from exports.runner import run
-from exports.sources import changelist_dataset
 from tests.conftest import make_user
 
 FORMATS = ["csv", "json", "xlsx", "ods", "tsvzip", "sqlite", "sql", "r"]

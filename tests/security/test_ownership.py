@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 from tests.factories import finished_file
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.db import DataError, transaction
 
-from exports.guards import safe_name
+from exports.delivery.guards import safe_name
 from exports.models import DownloadFile
 from tests.factories import finished_file
 

@@ -4,8 +4,8 @@ import stat
 
 import pytest
 
-from exports.jobs import queue_export
-from exports.runner import run
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

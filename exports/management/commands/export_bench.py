@@ -15,12 +15,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
-from exports.copysql import select_sql, wrap
-from exports.datasets import get_dataset
+from exports.datasets.base import get_dataset
 from exports.engine import export
+from exports.engine.copysql import select_sql, wrap
+from exports.engine.tables import TableSource
 from exports.formats import WRITERS
-from exports.memory import peak_rss_mb
-from exports.tables import TableSource
+from exports.tools.memory import peak_rss_mb
 
 DATASET = "user_points"
 COPY = "copy"

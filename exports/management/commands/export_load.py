@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from exports.loadtest import asdict, run_load
+from exports.tools.loadtest import asdict, run_load
 
 
 class Command(BaseCommand):

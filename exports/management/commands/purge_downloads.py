@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from exports.purge import purge_expired, purge_orphans
+from exports.delivery.purge import purge_expired, purge_orphans
 
 
 class Command(BaseCommand):

@@ -9,9 +9,9 @@ from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
+from exports.delivery.safesave import remove
+from exports.delivery.storage import exports_storage
 from exports.models import DownloadFile
-from exports.safesave import remove
-from exports.storage import exports_storage
 
 log = logging.getLogger(__name__)
 ROOT = "exports"

@@ -13,12 +13,12 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.db import transaction
 
-from exports.datasets import Dataset
-from exports.fastpath import fast_path, unique_name
+from exports.datasets.base import Dataset
+from exports.engine.fastpath import fast_path, unique_name
+from exports.engine.progress import DEFAULT_EVERY, Progress
+from exports.engine.rowsource import table_rows
+from exports.engine.tables import TableSource
 from exports.formats import Options, Writer, get_writer
-from exports.progress import DEFAULT_EVERY, Progress
-from exports.rowsource import table_rows
-from exports.tables import TableSource
 
 Filters = dict[str, Any]
 

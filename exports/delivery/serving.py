@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 
+from exports.delivery.storage import exports_storage
 from exports.models import DownloadFile
-from exports.storage import exports_storage
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from exports.datasets import DATASETS, Dataset, resolve_field
+from exports.datasets.base import DATASETS, Dataset, resolve_field
 from exports.formats import format_choices
 from exports.models import Delivery
 

@@ -6,12 +6,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from exports.admin_export import accept
-from exports.datasets import DATASETS
-from exports.forms import DatasetExportForm
+from exports.admin.forms import DatasetExportForm
+from exports.admin.options import accept
+from exports.datasets.base import DATASETS
+from exports.datasets.changelist import EXPORT_PERMISSION
+from exports.delivery.purge import purge_expired
 from exports.models import DatasetExport, DownloadFile, ExportAudit
-from exports.purge import purge_expired
-from exports.sources import EXPORT_PERMISSION
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -5,8 +5,8 @@ the cost of Django's iterator. Feeds every writer that needs Python values."""
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from exports.copysql import copyable, select_sql, wrap
-from exports.tables import TableSource
+from exports.engine.copysql import copyable, select_sql, wrap
+from exports.engine.tables import TableSource
 
 JSON_OIDS = {114, 3802}  # json, jsonb: read as text for Django's JSONField converter
 

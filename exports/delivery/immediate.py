@@ -17,10 +17,10 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from exports import engine
-from exports.datasets import Dataset
+from exports.datasets.base import Dataset
 from exports.formats import get_writer
+from exports.jobs.runner import ExportCancelled, filename_for, progress_reporter, split_options
 from exports.models import ExportAudit, ExportStatus
-from exports.runner import ExportCancelled, filename_for, progress_reporter, split_options
 
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024

@@ -10,8 +10,8 @@ from django.core.files.storage import FileSystemStorage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound
 from django.utils.cache import patch_cache_control
 
+from exports.delivery.storage import exports_storage
 from exports.models import DownloadFile
-from exports.storage import exports_storage
 
 
 def safe_name(name: str) -> bool:

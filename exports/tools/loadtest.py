@@ -17,12 +17,12 @@ from django.db import connection
 from django.db.models import Count
 from django.test import override_settings
 
-from exports.jobs import queue_export
+from exports.jobs.accept import queue_export
 from exports.models import PENDING, ExportAudit, ExportStatus
-from exports.processes import stop
+from exports.tools.processes import stop
 
 FORMATS = ["csv", "json", "xlsx", "tsvzip", "sqlite", "ods"]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass

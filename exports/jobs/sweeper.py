@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from exports.jobs import enqueue, uses_orm_broker
+from exports.jobs.accept import enqueue, uses_orm_broker
 from exports.models import Delivery, ExportAudit, ExportStatus
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ def ensure_schedules(**kwargs) -> None:
     from django_q.models import Schedule
 
     every = {
-        PURGE_SCHEDULE: ("exports.purge.purge_task", settings.EXPORTS_PURGE_MINUTES),
-        SWEEP_SCHEDULE: ("exports.sweeper.sweep_task", settings.EXPORTS_SWEEP_MINUTES),
+        PURGE_SCHEDULE: ("exports.delivery.purge.purge_task", settings.EXPORTS_PURGE_MINUTES),
+        SWEEP_SCHEDULE: ("exports.jobs.sweeper.sweep_task", settings.EXPORTS_SWEEP_MINUTES),
     }
     for name, (func, minutes) in every.items():
         Schedule.objects.update_or_create(

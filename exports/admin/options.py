@@ -10,13 +10,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from exports import immediate
-from exports.conditions import ConditionError
+from exports.admin.forms import ExportOptionsForm
+from exports.datasets.changelist import admin_dataset_name, dataset_for
+from exports.datasets.conditions import ConditionError
+from exports.delivery import immediate
 from exports.formats import MissingDependency
-from exports.forms import ExportOptionsForm
-from exports.jobs import ExportRefused, queue_export, start_immediate
+from exports.jobs.accept import ExportRefused, queue_export, start_immediate
 from exports.models import Delivery
-from exports.sources import admin_dataset_name, dataset_for
 
 
 def accept(

@@ -19,13 +19,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from exports import engine
-from exports.filenames import safe_filename
-from exports.heartbeat import Heartbeat
+from exports.datasets.changelist import dataset_for
+from exports.delivery.filenames import safe_filename
+from exports.delivery.safesave import remove, save_whole
+from exports.delivery.storage import exports_storage, storage_key
+from exports.jobs.heartbeat import Heartbeat
+from exports.jobs.quotas import Reservation
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
-from exports.quotas import Reservation
-from exports.safesave import remove, save_whole
-from exports.sources import dataset_for
-from exports.storage import exports_storage, storage_key
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def publish(
 
 
 def email_link(file: DownloadFile) -> None:
-    from exports.notify import send_ready_email
+    from exports.delivery.mail import send_ready_email
 
     try:
         send_ready_email(file)

@@ -10,11 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from exports.datasets import Dataset
+from exports.datasets.base import Dataset
+from exports.datasets.changelist import dataset_for
 from exports.formats import get_writer
+from exports.jobs.quotas import refuse_if_full
 from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
-from exports.quotas import refuse_if_full
-from exports.sources import dataset_for
 
 
 class ExportRefused(Exception):
@@ -119,7 +119,7 @@ def enqueue(audit: ExportAudit) -> None:
     any other broker is told only once the audit row is committed."""
     send = partial(
         async_task,
-        "exports.jobs.run_export",
+        "exports.jobs.accept.run_export",
         str(audit.pk),
         task_name=f"export-{audit.pk}",
         group="exports",
@@ -132,6 +132,6 @@ def enqueue(audit: ExportAudit) -> None:
 
 def run_export(audit_id: str) -> None:
     """django-q2 entry point: load by id, hand over to the runner."""
-    from exports.runner import run
+    from exports.jobs.runner import run
 
     run(audit_id)

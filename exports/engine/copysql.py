@@ -16,9 +16,9 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from exports.datasets import Column, Dataset, resolve_field
+from exports.datasets.base import Column, Dataset, resolve_field
+from exports.engine.tables import TableSource
 from exports.formats.base import FORMULA_TRIGGERS, PLAIN_NUMBER
-from exports.tables import TableSource
 
 # Decimals print the same in Python and PostgreSQL while str(Decimal) stays out of
 # scientific notation, which holds for up to 6 decimal places.

@@ -15,8 +15,8 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db import models
 from django.test import RequestFactory
 
-from exports.conditions import ConditionError
-from exports.datasets import SENSITIVE, Column, Dataset, UnknownDataset, get_dataset
+from exports.datasets.base import SENSITIVE, Column, Dataset, UnknownDataset, get_dataset
+from exports.datasets.conditions import ConditionError
 
 ADMIN_PREFIX = "admin:"
 EXPORT_PERMISSION = "exports.export_data"

@@ -5,7 +5,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exports.datasets import Column, Dataset
+from exports.datasets.base import Column, Dataset
 from exports.formats.base import Table
 
 

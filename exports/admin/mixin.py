@@ -5,8 +5,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from exports.admin_export import export_action
-from exports.sources import EXPORT_PERMISSION
+from exports.admin.options import export_action
+from exports.datasets.changelist import EXPORT_PERMISSION
 
 ACTION = "export_rows"
 

@@ -13,12 +13,20 @@ from dataclasses import dataclass
 from django.db import connections
 from django.db.models import Field
 
-from exports.copysql import copyable, csv_sql, json_sql, literal, model_field, select_sql, wrap
-from exports.datasets import Column
+from exports.datasets.base import Column
+from exports.engine.copysql import (
+    copyable,
+    csv_sql,
+    json_sql,
+    literal,
+    model_field,
+    select_sql,
+    wrap,
+)
+from exports.engine.progress import Progress
+from exports.engine.tables import TableSource
 from exports.formats import WRITERS, Options
 from exports.formats.base import neutralise
-from exports.progress import Progress
-from exports.tables import TableSource
 
 # JSON text never holds raw control characters, so with these as CSV delimiter and quote
 # COPY passes each JSON line through untouched.

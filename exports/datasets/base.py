@@ -9,7 +9,7 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
-from exports.conditions import ConditionError, to_q
+from exports.datasets.conditions import ConditionError, to_q
 
 # Django's own pattern for values it hides in error reports, plus the password field.
 SENSITIVE = re.compile(r"API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE", re.IGNORECASE)
