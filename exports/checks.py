@@ -4,6 +4,8 @@ export twice or declare a live one dead."""
 from django.conf import settings
 from django.core.checks import Error, register
 
+from exports.conf import app_settings
+
 
 @register()
 def check_queue_timing(app_configs=None, **kwargs) -> list[Error]:
@@ -27,8 +29,8 @@ def check_queue_timing(app_configs=None, **kwargs) -> list[Error]:
                 id="exports.E001",
             )
         )
-    beat = settings.EXPORTS_HEARTBEAT_SECONDS
-    stale = settings.EXPORTS_STALE_SECONDS
+    beat = app_settings.HEARTBEAT_SECONDS
+    stale = app_settings.STALE_SECONDS
     if stale <= 2 * beat:
         errors.append(
             Error(
@@ -37,6 +39,6 @@ def check_queue_timing(app_configs=None, **kwargs) -> list[Error]:
                 id="exports.E002",
             )
         )
-    if settings.EXPORTS_MAX_ATTEMPTS < 1:
+    if app_settings.MAX_ATTEMPTS < 1:
         errors.append(Error("EXPORTS_MAX_ATTEMPTS must be at least 1.", id="exports.E003"))
     return errors

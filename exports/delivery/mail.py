@@ -2,9 +2,9 @@
 
 import logging
 
-from django.conf import settings
 from django.core.mail import EmailMessage
 
+from exports.conf import app_settings
 from exports.models import DownloadFile
 
 log = logging.getLogger(__name__)
@@ -15,14 +15,14 @@ def send_ready_email(file: DownloadFile) -> None:
     if not owner.email:
         log.warning("export %s: %s has no e-mail address", file.audit_id, owner.get_username())
         return
-    link = settings.EXPORTS_SITE_URL.rstrip("/") + file.get_absolute_url()
+    link = app_settings.SITE_URL.rstrip("/") + file.get_absolute_url()
     body = (
         f"Your export {file.filename} ({file.size_display}, {file.audit.row_count} rows) is "
         f"ready.\n\nDownload it here: {link}\n\nThe link works for you only, after you log "
         f"in, until {file.expires_at:%Y-%m-%d %H:%M} UTC.\n"
     )
     message = EmailMessage(f"Your export {file.filename} is ready", body, to=[owner.email])
-    if 0 < file.size <= settings.EXPORTS_EMAIL_ATTACH_MAX_BYTES:
+    if 0 < file.size <= app_settings.EMAIL_ATTACH_MAX_BYTES:
         with file.open() as handle:
             message.attach(file.filename, handle.read(), file.content_type)
     message.send()

@@ -4,11 +4,11 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
+from exports.conf import app_settings
 from exports.delivery.safesave import remove
 from exports.delivery.storage import exports_storage
 from exports.models import DownloadFile
@@ -65,7 +65,7 @@ def purge_orphans(
     """Stored objects no DownloadFile names, older than the grace period (an export saves its
     file a moment before its row commits), outside the temporary prefix."""
     now = now or timezone.now()
-    grace = grace if grace is not None else timedelta(seconds=settings.EXPORTS_ORPHAN_GRACE_SECONDS)
+    grace = grace if grace is not None else timedelta(seconds=app_settings.ORPHAN_GRACE_SECONDS)
     storage = exports_storage()
     candidates = [n for n in walk(storage, ROOT) if not n.startswith(TEMPORARY_PREFIX)]
     if not candidates:

@@ -5,22 +5,23 @@ import functools
 import time
 from collections.abc import Callable
 
-from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
+
+from exports.conf import app_settings
 
 WINDOW = 60
 
 
 def hit(user_id, now: float | None = None) -> int:
     """Count one download; 0 when allowed, else the seconds until the window resets."""
-    limit = settings.EXPORTS_DOWNLOADS_PER_MINUTE
+    limit = app_settings.DOWNLOADS_PER_MINUTE
     if not limit:
         return 0
     now = time.time() if now is None else now
     window = int(now // WINDOW)
-    cache = caches[settings.EXPORTS_RATELIMIT_CACHE]
+    cache = caches[app_settings.RATELIMIT_CACHE]
     key = f"exports:downloads:{user_id}:{window}"
     cache.add(key, 0, timeout=2 * WINDOW)
     try:
@@ -34,7 +35,7 @@ def hit(user_id, now: float | None = None) -> int:
 
 
 def too_many(retry_after: int) -> HttpResponse:
-    limit = settings.EXPORTS_DOWNLOADS_PER_MINUTE
+    limit = app_settings.DOWNLOADS_PER_MINUTE
     response = HttpResponse(
         f"Too many downloads: at most {limit} a minute. Try again in {retry_after} seconds.",
         status=429,

@@ -14,13 +14,13 @@ import math
 from datetime import datetime
 from urllib.parse import quote
 
-from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 
+from exports.conf import app_settings
 from exports.delivery.storage import exports_storage
 from exports.models import DownloadFile
 
@@ -36,7 +36,7 @@ def serve(request: HttpRequest, file: DownloadFile) -> HttpResponse:
             # An unsigned URL would let anyone with the link fetch the file: stream instead.
             log.warning("exports storage does not sign URLs; streaming %s through Django", file.pk)
             response = file_response(file)
-    elif isinstance(storage, FileSystemStorage) and settings.EXPORTS_X_ACCEL_REDIRECT:
+    elif isinstance(storage, FileSystemStorage) and app_settings.X_ACCEL_REDIRECT:
         response = accel_redirect(file)
     else:
         response = file_response(file)
@@ -67,7 +67,7 @@ def attachment(file: DownloadFile) -> str:
 def presign_seconds(file: DownloadFile, now: datetime | None = None) -> int:
     """The link dies with the file, or sooner; always at least one second."""
     left = (file.expires_at - (now or timezone.now())).total_seconds()
-    return max(1, min(settings.EXPORTS_PRESIGNED_SECONDS, math.floor(left)))
+    return max(1, min(app_settings.PRESIGNED_SECONDS, math.floor(left)))
 
 
 def presigned_url(storage, file: DownloadFile) -> str:
@@ -87,7 +87,7 @@ def presigned_redirect(storage, file: DownloadFile) -> HttpResponse:
 
 
 def accel_redirect(file: DownloadFile) -> HttpResponse:
-    prefix = settings.EXPORTS_X_ACCEL_REDIRECT.rstrip("/") + "/"
+    prefix = app_settings.X_ACCEL_REDIRECT.rstrip("/") + "/"
     response = HttpResponse(content_type=file.content_type)
     response["X-Accel-Redirect"] = prefix + quote(file.stored_name.lstrip("/"))
     response["Content-Disposition"] = attachment(file)

@@ -2,13 +2,14 @@
 
 import uuid
 
-from django.conf import settings
 from django.core.files.storage import Storage, storages
+
+from exports.conf import app_settings
 
 
 def exports_storage() -> Storage:
     """Resolved on every call so tests and deployments can swap the alias."""
-    return storages[settings.EXPORTS_STORAGE]
+    return storages[app_settings.STORAGE]
 
 
 def storage_key(filename: str) -> str:

@@ -10,9 +10,9 @@ from contextlib import closing
 from dataclasses import dataclass, field, fields
 from typing import Any, BinaryIO
 
-from django.conf import settings
 from django.db import transaction
 
+from exports.conf import app_settings
 from exports.datasets.base import Dataset
 from exports.engine.fastpath import fast_path, unique_name
 from exports.engine.progress import DEFAULT_EVERY, Progress
@@ -34,8 +34,8 @@ class Result:
 def row_cap(immediate: bool = False) -> int:
     """The hard ceiling on rows per table, whatever the filters ask for."""
     if immediate:
-        return getattr(settings, "EXPORTS_MAX_ROWS_IMMEDIATE", 100_000)
-    return getattr(settings, "EXPORTS_MAX_ROWS_BACKGROUND", 5_000_000)
+        return app_settings.MAX_ROWS_IMMEDIATE
+    return app_settings.MAX_ROWS_BACKGROUND
 
 
 def export(

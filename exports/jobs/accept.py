@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from exports.conf import app_settings
 from exports.datasets.base import Dataset
 from exports.datasets.changelist import dataset_for
 from exports.formats import get_writer
@@ -64,7 +65,7 @@ def queue_export(
         existing = same.first()
         if existing is not None:
             return Accepted(existing, duplicate=True)
-        limit = settings.EXPORTS_MAX_PENDING_PER_USER
+        limit = app_settings.MAX_PENDING_PER_USER
         if pending.count() >= limit:
             raise ExportRefused(
                 f"You already have {limit} exports queued or running. Wait for one to finish "
@@ -91,7 +92,7 @@ def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict):
     source = validate(user, dataset, fmt, filters, options)
     limit = filters.get("limit")
     expected = source.filtered(filters.get("conditions"), limit).count()
-    cap = settings.EXPORTS_MAX_ROWS_IMMEDIATE
+    cap = app_settings.MAX_ROWS_IMMEDIATE
     if expected > cap:
         raise ExportRefused(
             f"{expected} rows is more than the {cap} an immediate download may hold; "

@@ -8,10 +8,10 @@ sweeper can tell a slow export from a dead worker.
 import logging
 import threading
 
-from django.conf import settings
 from django.db import DatabaseError, connections
 from django.utils import timezone
 
+from exports.conf import app_settings
 from exports.models import ExportAudit, ExportStatus
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ class Heartbeat:
 
     def __init__(self, audit_id, attempt: int, every: float | None = None) -> None:
         self.audit_id, self.attempt = audit_id, attempt
-        self.every = every if every is not None else settings.EXPORTS_HEARTBEAT_SECONDS
+        self.every = every if every is not None else app_settings.HEARTBEAT_SECONDS
         self.stop = threading.Event()
         self.lost = False
         self.thread = threading.Thread(target=self.run, name=f"heartbeat-{audit_id}", daemon=True)

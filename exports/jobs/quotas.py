@@ -6,12 +6,12 @@ reserved. Reservations change only under a lock on the user's row, on the "progr
 connection: the export's own transaction stays open for minutes and must not hold that lock.
 """
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 
+from exports.conf import app_settings
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 
 MIB = 1024 * 1024
@@ -24,7 +24,7 @@ class QuotaExceeded(Exception):
 
 def limit_bytes() -> int:
     """0 means no quota."""
-    return int(settings.EXPORTS_USER_QUOTA_MB * MIB)
+    return int(app_settings.USER_QUOTA_MB * MIB)
 
 
 def used_bytes(user_id, *, using: str = "default", exclude=None) -> int:
@@ -72,7 +72,7 @@ class Reservation:
         limit = limit_bytes()
         if not limit or self.user_id is None or (written <= self.held and self.held):
             return
-        step = int(settings.EXPORTS_QUOTA_STEP_MB * MIB)
+        step = int(app_settings.QUOTA_STEP_MB * MIB)
         with transaction.atomic(using=ALIAS):
             users = get_user_model().objects.using(ALIAS)
             users.select_for_update().filter(pk=self.user_id).exists()

@@ -12,13 +12,13 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 
-from django.conf import settings
 from django.core.files import File
 from django.db import DatabaseError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from exports import engine
+from exports.conf import app_settings
 from exports.datasets.changelist import dataset_for
 from exports.delivery.filenames import safe_filename
 from exports.delivery.safesave import remove, save_whole
@@ -113,7 +113,7 @@ def write(audit: ExportAudit, attempt: int, stored: list[str]):
     ExportAudit.objects.filter(pk=audit.pk).update(rows_expected=min(expected.count(), cap))
     quota = Reservation(audit.pk, audit.requested_by_id, attempt)
     quota.need(0)  # held from the start: a user already at the quota fails here
-    with tempfile.TemporaryFile(dir=settings.EXPORTS_TMP_DIR) as tmp:
+    with tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as tmp:
         result = engine.export(
             tmp,
             dataset,
@@ -158,7 +158,7 @@ def publish(
             content_type=result.content_type,
             size=size,
             created_at=now,
-            expires_at=now + settings.EXPORTS_FILE_LIFETIME,
+            expires_at=now + app_settings.FILE_LIFETIME,
         )
 
 

@@ -1,8 +1,7 @@
 """django-q2 schedules, created (or corrected) idempotently after every migrate."""
 
-from django.conf import settings
-
 from exports import checks  # noqa: F401 - registers the system checks with Django
+from exports.conf import app_settings
 
 PURGE_SCHEDULE = "exports: purge expired downloads"
 SWEEP_SCHEDULE = "exports: sweep stuck and lost exports"
@@ -12,8 +11,8 @@ def ensure_schedules(**kwargs) -> None:
     from django_q.models import Schedule
 
     every = {
-        PURGE_SCHEDULE: ("exports.delivery.purge.purge_task", settings.EXPORTS_PURGE_MINUTES),
-        SWEEP_SCHEDULE: ("exports.jobs.sweeper.sweep_task", settings.EXPORTS_SWEEP_MINUTES),
+        PURGE_SCHEDULE: ("exports.delivery.purge.purge_task", app_settings.PURGE_MINUTES),
+        SWEEP_SCHEDULE: ("exports.jobs.sweeper.sweep_task", app_settings.SWEEP_MINUTES),
     }
     for name, (func, minutes) in every.items():
         Schedule.objects.update_or_create(

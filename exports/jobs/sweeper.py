@@ -12,12 +12,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from exports.conf import app_settings
 from exports.jobs.accept import enqueue, uses_orm_broker
 from exports.models import Delivery, ExportAudit, ExportStatus
 
@@ -45,8 +45,8 @@ def sweep(now: datetime | None = None) -> Swept:
 
 
 def stale_running(now: datetime):
-    worker_stale = now - timedelta(seconds=settings.EXPORTS_STALE_SECONDS)
-    immediate_stale = now - timedelta(seconds=settings.EXPORTS_IMMEDIATE_STALE_SECONDS)
+    worker_stale = now - timedelta(seconds=app_settings.STALE_SECONDS)
+    immediate_stale = now - timedelta(seconds=app_settings.IMMEDIATE_STALE_SECONDS)
     beat = Coalesce("heartbeat_at", "started_at", "queued_at")
     return (
         ExportAudit.objects.filter(status=ExportStatus.RUNNING)
@@ -89,7 +89,7 @@ def sweep_stale(now: datetime, swept: Swept) -> None:
 
 
 def max_attempts() -> int:
-    return settings.EXPORTS_MAX_ATTEMPTS
+    return app_settings.MAX_ATTEMPTS
 
 
 def gave_up_reason(audit: ExportAudit) -> str:
@@ -102,7 +102,7 @@ def gave_up_reason(audit: ExportAudit) -> str:
 
 
 def resend_lost(now: datetime, swept: Swept) -> None:
-    before = now - timedelta(seconds=settings.EXPORTS_REQUEUE_AFTER_SECONDS)
+    before = now - timedelta(seconds=app_settings.REQUEUE_AFTER_SECONDS)
     with transaction.atomic():
         waiting = (
             ExportAudit.objects.filter(status=ExportStatus.QUEUED)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
+from exports.conf import app_settings
 from exports.datasets.base import get_dataset
 from exports.engine import export
 from exports.engine.copysql import select_sql, wrap
@@ -100,7 +101,7 @@ def database_env() -> dict[str, str]:
 
 def measure(kind: str, rows: int) -> dict[str, Any]:
     dataset = get_dataset(DATASET)
-    with tempfile.TemporaryFile(dir=settings.EXPORTS_TMP_DIR) as out:
+    with tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as out:
         began = time.perf_counter()
         if kind == COPY:
             written = bare_copy(out, TableSource.build(dataset, {"limit": rows}))

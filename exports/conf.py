@@ -1,0 +1,70 @@
+"""Exportdesk's settings, read in one place with documented defaults (see the README).
+
+A host project sets only what it wants to change, as `EXPORTS_<NAME>` in its settings;
+`app_settings.<NAME>` reads the current value on every access, so `override_settings` works.
+An `EXPORTS_*` setting this module does not know is reported by check exports.W001.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Storage alias (in STORAGES) that holds exported files.
+    "STORAGE": "exports",
+    # How long a finished file stays downloadable: seconds (or a timedelta).
+    "FILE_LIFETIME": 24 * 3600,
+    # Where exports write while they run (None: the system's temp dir).
+    "TMP_DIR": None,
+    "PURGE_MINUTES": 15,
+    "MAX_ROWS_IMMEDIATE": 100_000,
+    "MAX_ROWS_BACKGROUND": 5_000_000,
+    "MAX_PENDING_PER_USER": 3,
+    # Absolute links in e-mails; empty: built from the request's host where there is one.
+    "SITE_URL": "http://127.0.0.1:8000",
+    # Attach files up to this size to the ready e-mail (0: never, only a link).
+    "EMAIL_ATTACH_MAX_BYTES": 0,
+    "HEARTBEAT_SECONDS": 10,
+    "STALE_SECONDS": 120,
+    "IMMEDIATE_STALE_SECONDS": 3600,
+    "MAX_ATTEMPTS": 2,
+    "REQUEUE_AFTER_SECONDS": 600,
+    "SWEEP_MINUTES": 1,
+    "ORPHAN_GRACE_SECONDS": 3600,
+    # Per-user storage (files + running exports' reservations) in MiB; 0: no quota.
+    "USER_QUOTA_MB": 1024.0,
+    "QUOTA_STEP_MB": 8.0,
+    # Downloads per user per minute; 0: no limit.
+    "DOWNLOADS_PER_MINUTE": 30,
+    "RATELIMIT_CACHE": "exports_ratelimit",
+    "PRESIGNED_SECONDS": 300,
+    # nginx `internal` location prefix for X-Accel-Redirect downloads; empty: off.
+    "X_ACCEL_REDIRECT": "",
+}
+
+PREFIX = "EXPORTS_"
+
+
+class AppSettings:
+    """`app_settings.FILE_LIFETIME` reads settings.EXPORTS_FILE_LIFETIME, else its default."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Exportdesk has no setting {PREFIX}{name}")
+        value = getattr(settings, PREFIX + name, DEFAULTS[name])
+        if name == "FILE_LIFETIME" and not isinstance(value, timedelta):
+            value = timedelta(seconds=float(value))
+        return value
+
+
+app_settings = AppSettings()
+
+
+def unknown_settings() -> list[str]:
+    """EXPORTS_* names in the host's settings that Exportdesk would silently ignore."""
+    return sorted(
+        name
+        for name in dir(settings)
+        if name.startswith(PREFIX) and name.removeprefix(PREFIX) not in DEFAULTS
+    )
