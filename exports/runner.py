@@ -22,7 +22,7 @@ from exports import engine
 from exports.filenames import safe_filename
 from exports.heartbeat import Heartbeat
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
-from exports.quotas import Reservation
+from exports.quotas import Reservation, bytes_under
 from exports.safesave import remove, save_whole
 from exports.sources import dataset_for
 from exports.storage import exports_storage, storage_key
@@ -113,15 +113,21 @@ def write(audit: ExportAudit, attempt: int, stored: list[str]):
     ExportAudit.objects.filter(pk=audit.pk).update(rows_expected=min(expected.count(), cap))
     quota = Reservation(audit.pk, audit.requested_by_id, attempt)
     quota.need(0)  # held from the start: a user already at the quota fails here
-    with tempfile.TemporaryFile(dir=settings.EXPORTS_TMP_DIR) as tmp:
+    with (
+        tempfile.TemporaryDirectory(dir=settings.EXPORTS_TMP_DIR, prefix="exportdesk-") as scratch,
+        tempfile.TemporaryFile(dir=settings.EXPORTS_TMP_DIR) as tmp,
+    ):
         result = engine.export(
             tmp,
             dataset,
             audit.format,
             audit.filters,
             writer_options,
-            on_progress=progress_reporter(audit.pk, attempt, lambda: quota.need(tmp.tell())),
+            on_progress=progress_reporter(
+                audit.pk, attempt, lambda: quota.need(tmp.tell() + bytes_under(scratch))
+            ),
             max_rows=cap,
+            scratch_dir=scratch,
         )
         size = tmp.tell()
         quota.need(size)
