@@ -173,6 +173,18 @@ def test_non_syntactic_table_names_are_backquoted():
     assert b"\n`other table` <- .exportdesk_table(" in data
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+def test_any_table_name_becomes_that_data_frame_name(tmp_path, locale):
+    name = 'back\\slash `tick` "quote" Zoë'
+    data, _ = render("r", [(Table(name, OTHER.columns), OTHER_ROWS)])
+    script = save(tmp_path, "t.R", data)
+    code = f'source("{script}"); cat(utf8ToInt(ls()), nrow(get(ls())))'
+    result = subprocess.run(
+        ["Rscript", "--vanilla", "-e", code], capture_output=True, text=True, env=LOCALES[locale]
+    )
+    assert result.stdout.split() == [*map(str, map(ord, name)), "2"], result.stderr
+
+
 @pytest.mark.parametrize("name", ["if", "2x", "_x"])
 def test_reserved_or_invalid_r_names_are_backquoted(name):
     assert r_format.r_name(name) == f"`{name}`"

@@ -101,7 +101,7 @@ class _Escaper:
 def r_name(name: str) -> str:
     if SYNTACTIC.fullmatch(name) and name not in R_RESERVED:
         return name
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+    return "`" + _Escaper()(name).replace("`", "\\`") + "`"
 
 
 def _marked(value: Any) -> str:
@@ -142,7 +142,7 @@ class RWriter(Writer):
         self.out.write(PRELUDE.encode())
 
     def write_table(self, table: Table, rows: Iterable[Sequence[Any]]) -> int:
-        name = r_name(self.escape(self.unique_name(table.name)))
+        name = r_name(self.unique_name(table.name))
         names = ", ".join(f'"{self.escape(c.name)}"' for c in table.columns)
         kinds = ", ".join(f'"{c.kind if c.kind in R_KINDS else "text"}"' for c in table.columns)
         self._write(f"\n{name} <- .exportdesk_table(\n  names = c({names}),\n")
