@@ -1,13 +1,20 @@
-import csv
+import re
 import subprocess
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from exports.datasets.base import DATASETS
+from exports.engine import export
 from exports.formats import r as r_format
 from exports.formats.base import Table
+from project.demo.models import UserPoint
+from project.demo.seed import top_up
 from tests.test_formats_support import (
+    COLUMNS,
     OTHER,
     OTHER_ROWS,
     ROWS,
@@ -17,22 +24,37 @@ from tests.test_formats_support import (
     save,
 )
 
-# Sources the script, then writes each data.frame's classes and values for Python to check.
+LOCALES = {"C": env_c_locale(), "C.UTF-8": {**env_c_locale(), "LC_ALL": "C.UTF-8"}}
+# Sources the script, then dumps each data.frame's classes and values for Python to check.
+# The values are written as UTF-8 bytes whatever the locale: fields end in \037, rows in
+# \036, and a backslash escapes a backslash (\\), \036 (\r) or \037 (\u) inside a value.
 CHECK = r"""
 args <- commandArgs(TRUE)
 source(args[1])
+escape <- function(x) {
+  for (pair in list(c("\\", "\\\\"), c("\036", "\\r"), c("\037", "\\u")))
+    x <- gsub(pair[1], pair[2], x, fixed = TRUE, useBytes = TRUE)
+  x
+}
 for (name in args[-(1:2)]) {
   df <- get(name)
   classes <- vapply(df, function(x) class(x)[1], "")
-  writeLines(c(nrow(df), paste(names(df), classes, sep = "=")),
+  chars <- vapply(df, function(x) if (is.character(x)) sum(nchar(x[!is.na(x)])) else 0, 0)
+  writeLines(c(nrow(df), paste(names(df), classes, sep = "="), sum(chars)),
              file.path(args[2], paste0(name, ".classes")), useBytes = TRUE)
-  seconds <- function(x) ifelse(is.na(x), NA, sprintf("%.6f", as.numeric(x)))
-  shown <- lapply(df, function(x) if (inherits(x, "POSIXct")) seconds(x) else x)
-  shown <- data.frame(shown, check.names = FALSE, stringsAsFactors = FALSE)
-  utils::write.csv(shown, file.path(args[2], paste0(name, ".csv")), row.names = FALSE,
-                   na = "<NA>", fileEncoding = "UTF-8")
+  shown <- lapply(df, function(x) {
+    text <- if (inherits(x, "POSIXct")) sprintf("%.6f", as.numeric(x)) else as.character(x)
+    ifelse(is.na(x), "<NA>", escape(enc2utf8(text)))
+  })
+  rows <- c(paste(escape(names(df)), collapse = "\037"),
+            if (nrow(df)) do.call(paste, c(unname(shown), sep = "\037")))
+  out <- file(file.path(args[2], paste0(name, ".dump")), "wb")
+  writeLines(rows, out, sep = "\036", useBytes = TRUE)
+  close(out)
 }
 """
+ESCAPED = re.compile(r"\\(.)")
+UNESCAPE = {"\\": "\\", "r": "\x1e", "u": "\x1f"}
 POINT_CLASSES = [
     "id=numeric",  # one id is beyond R's 32-bit integers
     "name=character",
@@ -45,18 +67,31 @@ POINT_CLASSES = [
 ]
 
 
-def run_r(tmp_path: Path, data: bytes, *names: str, env=None) -> dict[str, tuple]:
-    script = save(tmp_path, "export.R", data)
-    check = save(tmp_path, "check.R", CHECK.encode())
-    command = ["Rscript", "--vanilla", str(check), str(script), str(tmp_path), *names]
-    subprocess.run(command, check=True, capture_output=True, env=env, timeout=120)
+def source_r(script: Path, names, env=None, timeout: float = 120) -> dict[str, tuple]:
+    """nrow, classes (plus the characters R counts in its text columns) and the rows, as
+    `Rscript --vanilla` sees them after source()."""
+    out = script.parent
+    check = save(out, "check.R", CHECK.encode())
+    command = ["Rscript", "--vanilla", str(check), str(script), str(out), *names]
+    done = subprocess.run(command, capture_output=True, env=env, timeout=timeout, text=True)
+    assert done.returncode == 0, done.stderr
     result = {}
     for name in names:
-        lines = (tmp_path / f"{name}.classes").read_text(encoding="utf-8").splitlines()
-        with (tmp_path / f"{name}.csv").open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-        result[name] = (int(lines[0]), lines[1:], rows)
+        lines = (out / f"{name}.classes").read_text(encoding="utf-8").splitlines()
+        dump = (out / f"{name}.dump").read_bytes().decode("utf-8")
+        rows = [
+            [ESCAPED.sub(lambda m: UNESCAPE[m.group(1)], v) for v in line.split("\x1f")]
+            for line in dump.split("\x1e")[:-1]
+        ]
+        result[name] = (int(lines[0]), lines[1:-1], rows, int(lines[-1]))
     return result
+
+
+def run_r(tmp_path: Path, data: bytes, *names: str, env=None) -> dict[str, tuple]:
+    return {
+        name: found[:3]
+        for name, found in source_r(save(tmp_path, "export.R", data), names, env).items()
+    }
 
 
 def shown(value) -> str:
@@ -138,6 +173,98 @@ def test_non_syntactic_table_names_are_backquoted():
     assert b"\n`other table` <- .exportdesk_table(" in data
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+def test_any_table_name_becomes_that_data_frame_name(tmp_path, locale):
+    name = 'back\\slash `tick` "quote" Zoë'
+    data, _ = render("r", [(Table(name, OTHER.columns), OTHER_ROWS)])
+    script = save(tmp_path, "t.R", data)
+    code = f'source("{script}"); cat(utf8ToInt(ls()), nrow(get(ls())))'
+    result = subprocess.run(
+        ["Rscript", "--vanilla", "-e", code], capture_output=True, text=True, env=LOCALES[locale]
+    )
+    assert result.stdout.split() == [*map(str, map(ord, name)), "2"], result.stderr
+
+
 @pytest.mark.parametrize("name", ["if", "2x", "_x"])
 def test_reserved_or_invalid_r_names_are_backquoted(name):
     assert r_format.r_name(name) == f"`{name}`"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_cell_longer_than_r_escaped_string_limits_round_trips(tmp_path, locale):
+    """R's parser refuses a literal over 10,000 characters that holds \\u escapes."""
+    long = ('Zoë 日本語 🎲 "q" back\\slash\r\nnew line, comma\t' * 700)[:25_000]
+    rows = [(1, long), (2, "é" * 12_000), (3, None), (4, "")]
+    found = source_r(
+        save(tmp_path, "t.R", render("r", [(Table("t", OTHER.columns), rows)])[0]),
+        ["t"],
+        LOCALES[locale],
+    )["t"]
+    count, classes, values, chars = found
+    assert (count, classes) == (4, ["id=integer", "name=character"])
+    assert [v[1] for v in values[1:]] == [long, "é" * 12_000, "<NA>", ""]
+    assert chars == 25_000 + 12_000  # R counts characters, not bytes: the text is UTF-8
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_control_characters_quotes_and_emoji_round_trip(tmp_path, locale):
+    controls = "".join(map(chr, [*range(1, 32), 127]))
+    texts = [controls, 'say "hi", \\n is not a newline', "🎲😀 \u2028 \ufeff", "\\x41 \\u00e9"]
+    rows = [*enumerate(texts, 1), (5, "nul\x00inside")]
+    data, writer = render("r", [(Table("t", OTHER.columns), rows)])
+    values = run_r(tmp_path, data, "t", env=LOCALES[locale])["t"][2]
+    assert [v[1] for v in values[1:]] == [*texts, "nulinside"]
+    assert writer.notes == ["Removed 1 control character that an R string cannot hold."]
+
+
+def test_times_from_any_zone_keep_their_instant(tmp_path):
+    paris = ZoneInfo("Europe/Paris")
+    times = [
+        datetime(2026, 3, 29, 1, 59, 59, tzinfo=paris),  # the last second before summer time
+        datetime(2026, 3, 29, 3, 0, 0, 250000, tzinfo=paris),
+        datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=paris),  # the second 02:30 that night
+        datetime(2026, 6, 1, 12, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    ]
+    table = Table("t", (COLUMNS[0], COLUMNS[5]))
+    values = run_r(tmp_path, render("r", [(table, list(enumerate(times)))])[0], "t")["t"][2]
+    assert [Decimal(v[1]) for v in values[1:]] == [Decimal(f"{t.timestamp():.6f}") for t in times]
+
+
+@pytest.fixture
+def many_points(db) -> int:
+    top_up(100_000)
+    return UserPoint.objects.count()
+
+
+def expected_points() -> list[list[str]]:
+    """Every user point as the dump shows it, from the ORM."""
+    columns = ("id", "user_id", "user__username", "game_id", "game__name", "task_id")
+    query = UserPoint.objects.order_by("pk").values_list(
+        *columns, "task__name", "points", "created"
+    )
+    return [[*map(str, row[:8]), f"{row[8].timestamp():.6f}"] for row in query.iterator(5000)]
+
+
+def test_rscript_sources_a_100k_row_user_points_export_in_c_and_utf8_locales(tmp_path, many_points):
+    script = tmp_path / "user_points.R"
+    with script.open("wb") as out:
+        assert export(out, DATASETS["user_points"], "r").rows == many_points >= 100_000
+    expected = expected_points()
+    assert sum(not "".join(row).isascii() for row in expected) > 1000  # real non-ASCII text
+    for env in LOCALES.values():
+        count, classes, rows, chars = source_r(script, ["user_points"], env, 600)["user_points"]
+        assert count == many_points
+        assert classes == [
+            "id=integer",
+            "user_id=integer",
+            "username=character",
+            "game_id=integer",
+            "game=character",
+            "task_id=integer",
+            "task=character",
+            "points=integer",
+            "created=POSIXct",
+        ]
+        assert rows[0] == [c.name for c in DATASETS["user_points"].columns]
+        assert rows[1:] == expected
+        assert chars == sum(len(row[i]) for row in expected for i in (2, 4, 6))

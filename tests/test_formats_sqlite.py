@@ -1,9 +1,11 @@
+import io
 import sqlite3
 import subprocess
 import tempfile
 from pathlib import Path
 
-from exports.datasets.base import Column
+from exports.datasets.base import DATASETS, Column
+from exports.engine import export_tables
 from exports.formats.base import Table
 from tests.test_formats_support import BIG, OTHER, OTHER_ROWS, ROWS, TABLE, render, save
 
@@ -97,4 +99,27 @@ def test_no_temporary_file_is_left_behind(tmp_path, monkeypatch):
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     render("sqlite")
+    assert list(scratch.iterdir()) == []
+
+
+def test_the_database_is_built_in_exports_tmp_dir_with_no_file_of_sqlites_own(
+    demo_data, settings, tmp_path, monkeypatch
+):
+    """Immediate downloads and the CLI pass no scratch dir: EXPORTS_TMP_DIR is the default."""
+    scratch, system = tmp_path / "exports-tmp", tmp_path / "system-tmp"
+    scratch.mkdir()
+    system.mkdir()
+    settings.EXPORTS_TMP_DIR = str(scratch)
+    monkeypatch.setattr(tempfile, "tempdir", str(system))
+    seen = []
+
+    def look(rows: int) -> None:
+        seen.append((rows, sorted(p.name for p in scratch.iterdir()), list(system.iterdir())))
+
+    tables = [(DATASETS["user_points"], {"limit": 250})]
+    export_tables(io.BytesIO(), tables, "sqlite", on_progress=look, progress_every=100)
+    assert [rows for rows, _, _ in seen] == [100, 200, 250]
+    for _, during, elsewhere in seen[:2]:  # the last report comes after the file is copied
+        assert len(during) == 1 and during[0].endswith(".sqlite3")  # no journal, no temp file
+        assert elsewhere == []
     assert list(scratch.iterdir()) == []

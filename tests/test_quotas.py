@@ -1,17 +1,23 @@
 """Per-user storage quota (reserved at start, enforced while writing, released at the end) and
 the per-user download rate limit."""
 
+import os
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 from django.core.cache import caches
 from django.db import connection, connections
 from django.urls import reverse
 
+from exports.jobs import runner
 from exports.jobs.accept import ExportRefused, queue_export
 from exports.jobs.quotas import MIB, QuotaExceeded, Reservation
 from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportAudit, ExportStatus
+from project.demo.models import UserPoint
+from project.demo.seed import top_up
 from tests.conftest import make_user
 from tests.factories import finished_file
 
@@ -91,6 +97,70 @@ def test_concurrent_exports_never_store_more_than_the_quota(staff, demo_data, se
     assert statuses[1][1].startswith("Storage quota exceeded")
     assert sum(DownloadFile.objects.values_list("size", flat=True)) <= size * 1.5
     assert not ExportAudit.objects.exclude(reserved_bytes=0).exists()
+
+
+def files_under(directory: Path) -> dict[str, int]:
+    return {
+        os.path.relpath(os.path.join(root, name), directory): os.path.getsize(
+            os.path.join(root, name)
+        )
+        for root, _, names in os.walk(directory)
+        for name in names
+    }
+
+
+@pytest.fixture
+def watched_sqlite_export(staff, settings, tmp_path, monkeypatch):
+    """Runs a 100,000-row SQLite export with EXPORTS_TMP_DIR and the system temp dir apart, and
+    records (rows, files under EXPORTS_TMP_DIR, files in the system temp dir) at each report."""
+    top_up(100_000)
+    scratch, system = tmp_path / "exports-tmp", tmp_path / "system-tmp"
+    scratch.mkdir()
+    system.mkdir()
+    settings.EXPORTS_TMP_DIR = str(scratch)
+    monkeypatch.setattr(tempfile, "tempdir", str(system))
+    seen: list[tuple[int, dict[str, int], dict[str, int]]] = []
+    reporter = runner.progress_reporter
+
+    def watched(*args, **kwargs):
+        report = reporter(*args, **kwargs)
+
+        def watch(rows: int) -> None:
+            seen.append((rows, files_under(scratch), files_under(system)))
+            report(rows)
+
+        return watch
+
+    monkeypatch.setattr(runner, "progress_reporter", watched)
+
+    def export() -> ExportAudit:
+        audit = queue_export(staff, "user_points", "sqlite").audit
+        run(str(audit.pk))
+        audit.refresh_from_db()
+        assert files_under(scratch) == files_under(system) == {}  # nothing left behind
+        return audit
+
+    return export, seen
+
+
+def test_an_sqlite_export_builds_its_database_under_the_tmp_dir(watched_sqlite_export):
+    export, seen = watched_sqlite_export
+    assert export().status == ExportStatus.COMPLETED
+    assert len(seen) >= 8
+    assert all(system == {} for _, _, system in seen)
+    assert max(sum(files.values()) for _, files, _ in seen) > MIB
+
+
+def test_an_sqlite_database_past_the_quota_stops_the_export_while_it_is_written(
+    watched_sqlite_export, settings
+):
+    settings.EXPORTS_USER_QUOTA_MB, settings.EXPORTS_QUOTA_STEP_MB = 1, 0
+    export, seen = watched_sqlite_export
+    audit = export()
+    assert audit.status == ExportStatus.FAILED
+    assert audit.error.startswith("Storage quota exceeded")
+    assert audit.row_count == seen[-1][0] < UserPoint.objects.count()
+    assert audit.reserved_bytes == 0
 
 
 def test_a_user_at_the_quota_cannot_queue_and_is_told_why(client, staff, demo_data, settings):

@@ -7,7 +7,7 @@ the rest (rowsource); elsewhere from Django's iterator.
 
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, BinaryIO
 
 from django.db import transaction
@@ -46,8 +46,11 @@ def export(
     options: dict[str, Any] | None = None,
     on_progress: Callable[[int], None] | None = None,
     max_rows: int | None = None,
+    scratch_dir: str | None = None,
 ) -> Result:
-    return export_tables(out, [(dataset, filters)], fmt, options, on_progress, max_rows)
+    return export_tables(
+        out, [(dataset, filters)], fmt, options, on_progress, max_rows, scratch_dir=scratch_dir
+    )
 
 
 def export_tables(
@@ -58,13 +61,18 @@ def export_tables(
     on_progress: Callable[[int], None] | None = None,
     max_rows: int | None = None,
     progress_every: int = DEFAULT_EVERY,
+    scratch_dir: str | None = None,
 ) -> Result:
     """One sheet/file/table per (dataset, filters). Raises UnknownFormat, MissingDependency
-    or ConditionError before the first byte; exceptions from on_progress propagate."""
+    or ConditionError before the first byte; exceptions from on_progress propagate.
+    Writers keep their scratch files in `scratch_dir`, by default EXPORTS_TMP_DIR."""
     if not tables:
         raise ValueError("An export needs at least one dataset.")
     writer_class = get_writer(fmt)
-    opts = to_options(options, multi_table=len(tables) > 1)
+    opts = replace(
+        to_options(options, multi_table=len(tables) > 1),
+        scratch_dir=scratch_dir or app_settings.TMP_DIR,
+    )
     sources = build_sources(tables, row_cap() if max_rows is None else max_rows, opts)
     progress = Progress(on_progress, progress_every)
     notes: list[str] = []
@@ -94,7 +102,7 @@ def write_with(
 
 def to_options(options: dict[str, Any] | None, *, multi_table: bool) -> Options:
     """Known option names become Options fields, anything else goes to `extra`."""
-    known = {f.name for f in fields(Options)} - {"extra"}
+    known = {f.name for f in fields(Options)} - {"extra", "scratch_dir"}
     given = dict(options or {})
     extra = {k: given.pop(k) for k in list(given) if k not in known}
     extra.update(given.pop("extra", None) or {})

@@ -62,6 +62,9 @@ class Options:
     sort_columns: bool = False
     simplified: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # Where a writer keeps any file besides `out` (None: the system's temp dir). Set by the
+    # code that runs the export, never from a request: those bytes count against the quota.
+    scratch_dir: str | None = None
 
 
 def _text_column(name: str, description: str) -> Column:

@@ -1,4 +1,4 @@
-"""A SQLite database file, built in a temporary file and copied into `out` when finished."""
+"""A SQLite database file, built in a scratch file and copied into `out` when finished."""
 
 import contextlib
 import json
@@ -160,10 +160,13 @@ class SqliteWriter(Writer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        fd, self.path = tempfile.mkstemp(prefix="exportdesk-", suffix=".sqlite3")
+        fd, self.path = tempfile.mkstemp(
+            prefix="exportdesk-", suffix=".sqlite3", dir=self.options.scratch_dir
+        )
         os.close(fd)
         self.db = sqlite3.connect(self.path, isolation_level=None)
-        # A private scratch file: no journal, no syncs, no locking dance, bigger pages.
+        # A private scratch file: no journal, no syncs, no locking dance, bigger pages, and
+        # no temporary files of SQLite's own (they would go to /var/tmp or /tmp).
         for pragma in (
             "page_size=16384",
             "journal_mode=OFF",

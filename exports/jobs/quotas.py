@@ -6,6 +6,8 @@ reserved. Reservations change only under a lock on the user's row, on the "progr
 connection: the export's own transaction stays open for minutes and must not hold that lock.
 """
 
+import os
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Sum
@@ -36,6 +38,15 @@ def used_bytes(user_id, *, using: str = "default", exclude=None) -> int:
         .aggregate(n=Sum("reserved_bytes"))
     )
     return (files["n"] or 0) + (held["n"] or 0)
+
+
+def bytes_under(directory: str) -> int:
+    """What an export holds in its scratch directory (a writer's files besides the output)."""
+    return sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(directory)
+        for name in names
+    )
 
 
 def exceeded_message(needed: int, left: int, limit: int) -> str:

@@ -24,7 +24,7 @@ from exports.delivery.filenames import safe_filename
 from exports.delivery.safesave import remove, save_whole
 from exports.delivery.storage import exports_storage, storage_key
 from exports.jobs.heartbeat import Heartbeat
-from exports.jobs.quotas import Reservation
+from exports.jobs.quotas import Reservation, bytes_under
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
 
 log = logging.getLogger(__name__)
@@ -113,15 +113,21 @@ def write(audit: ExportAudit, attempt: int, stored: list[str]):
     ExportAudit.objects.filter(pk=audit.pk).update(rows_expected=min(expected.count(), cap))
     quota = Reservation(audit.pk, audit.requested_by_id, attempt)
     quota.need(0)  # held from the start: a user already at the quota fails here
-    with tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as tmp:
+    with (
+        tempfile.TemporaryDirectory(dir=app_settings.TMP_DIR, prefix="exportdesk-") as scratch,
+        tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as tmp,
+    ):
         result = engine.export(
             tmp,
             dataset,
             audit.format,
             audit.filters,
             writer_options,
-            on_progress=progress_reporter(audit.pk, attempt, lambda: quota.need(tmp.tell())),
+            on_progress=progress_reporter(
+                audit.pk, attempt, lambda: quota.need(tmp.tell() + bytes_under(scratch))
+            ),
             max_rows=cap,
+            scratch_dir=scratch,
         )
         size = tmp.tell()
         quota.need(size)
