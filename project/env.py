@@ -26,13 +26,35 @@ def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
+def sqlite_database(path: Path) -> dict[str, Any]:
+    """A DATABASES entry for an SQLite file, safe for a worker and a web process sharing it.
+
+    IMMEDIATE takes the write lock when a transaction begins: a read-then-write transaction
+    then waits for a concurrent commit (a heartbeat) instead of failing at once with
+    "database is locked", and it stands in for `select_for_update()`, which SQLite ignores.
+    WAL lets readers run beside that writer; `timeout` is how long a writer waits (seconds).
+    The test database is a file beside it, not in memory, so a worker process can open it.
+    """
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "timeout": 20,
+        },
+        "TEST": {"NAME": str(path.with_name(f"test_{path.name}"))},
+    }
+
+
 def database_from_url(url: str, sqlite_path: Path) -> dict[str, Any]:
-    """`postgres://user:pass@host:port/name?opt=v` -> a DATABASES entry; empty -> SQLite."""
+    """`postgres://user:pass@host:port/name?opt=v` or `sqlite:///path` -> a DATABASES entry;
+    empty -> the SQLite file `sqlite_path`."""
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_path)}
+        return sqlite_database(sqlite_path)
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path[1:])}
+        return sqlite_database(Path(unquote(parts.path[1:])))
     if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
         raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r}")
     return {

@@ -58,8 +58,6 @@ TEMPLATES = [
 DATABASES = {"default": database_from_url(env("DATABASE_URL"), VAR_DIR / "exportdesk.sqlite3")}
 if not env("DATABASE_URL"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded demo database lives here
-    # WAL lets the worker write progress while a long export is reading.
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
 # A second connection to the same database: progress and cancel checks must commit while an
 # export's own transaction (which keeps its server-side cursor alive) is still open.
 DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}

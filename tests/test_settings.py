@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_no_database_url_means_the_embedded_sqlite_file(tmp_path):
     db = database_from_url("", tmp_path / "x.sqlite3")
-    assert db == {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "x.sqlite3")}
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["NAME"] == str(tmp_path / "x.sqlite3")
 
 
 def test_a_postgres_url_is_split_into_its_parts(tmp_path):
