@@ -76,7 +76,12 @@ def demo_data(db) -> None:
 
 
 def database_url() -> str:
+    """The test database as a DATABASE_URL for a worker process: exactly the one this test
+    uses (for SQLite the `test_…` file Django created, never an in-memory database)."""
     s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        assert not connection.creation.is_in_memory_db(s["NAME"]), "a worker cannot share it"
+        return f"sqlite:///{s['NAME']}"
     return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
@@ -106,7 +111,6 @@ def spawn_qcluster(
 @pytest.fixture
 def qcluster(exports_root: Path, tmp_path: Path) -> Iterator[subprocess.Popen]:
     """The real django-q2 worker, on the test database (tests must be transactional)."""
-    assert connection.vendor == "postgresql", "the worker tests need the PostgreSQL test server"
     proc = spawn_qcluster(exports_root, tmp_path / "qcluster.log")
     try:
         yield proc
