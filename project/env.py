@@ -5,6 +5,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import django
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# The SMTP backend's options (MAILERS, Django >= 6.1) and the settings they replace (5.2).
+EMAIL_SETTINGS = {
+    "host": "EMAIL_HOST",
+    "port": "EMAIL_PORT",
+    "username": "EMAIL_HOST_USER",
+    "password": "EMAIL_HOST_PASSWORD",
+    "use_tls": "EMAIL_USE_TLS",
+}
+
 
 def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
@@ -67,3 +79,13 @@ def database_from_url(url: str, sqlite_path: Path) -> dict[str, Any]:
         "OPTIONS": dict(parse_qsl(parts.query)),
         "CONN_MAX_AGE": 0,
     }
+
+
+def mail_settings(backend: str = SMTP_BACKEND, **smtp: Any) -> dict[str, Any]:
+    """Mail settings the way this Django wants them: `MAILERS` from 6.1 on (which deprecates
+    the EMAIL_* settings and refuses a mix of both), EMAIL_* on 5.2 (which has no MAILERS).
+    `smtp` holds the SMTP backend's options (host, port, username, password, use_tls)."""
+    if django.VERSION >= (6, 1):
+        options = smtp if backend == SMTP_BACKEND else {}  # other backends refuse them
+        return {"MAILERS": {"default": {"BACKEND": backend, "OPTIONS": options}}}
+    return {"EMAIL_BACKEND": backend, **{EMAIL_SETTINGS[k]: v for k, v in smtp.items()}}

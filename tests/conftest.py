@@ -17,6 +17,18 @@ ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """From Django 6.1 on, a deprecated setting (EMAIL_* instead of MAILERS) or API fails the
+    test that uses it. The class does not exist on 5.2, where naming it in the pytest
+    configuration would be an error."""
+    from django.utils import deprecation
+
+    if hasattr(deprecation, "RemovedInDjango2028Warning"):
+        config.addinivalue_line(
+            "filterwarnings", "error::django.utils.deprecation.RemovedInDjango2028Warning"
+        )
+
+
 def wait_for(condition: Callable[[], T], timeout: float = 60, what: str = "condition") -> T:
     """Poll until `condition()` is truthy; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
