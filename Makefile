@@ -1,13 +1,22 @@
 # Exportdesk: `make run` for the demo, `make test` for the suite. Both start from a fresh clone.
+# `make test` runs three lanes in turn: test-pg (the whole suite, Django 5.2 on Python 3.11,
+# PostgreSQL), test-sqlite (the tests marked sqlite_lane, on an SQLite file) and test-dj61
+# (the whole suite again on Django 6.1 and Python 3.12). PYTEST_ARGS goes to every lane.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The Django 6.1 lane's Python 3.12: pyenv's, else Debian's python3.12.
+PYTHON312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.1/bin/python) \
+	$(shell command -v python3.12 2>/dev/null))
+VENV_DJ61 := .venv-dj61
+PY_DJ61 := $(VENV_DJ61)/bin/python
+DJANGO_DJ61 := django>=6.1,<6.2
 DEMO_ROWS ?= 20000
 # Debian packages the tests drive as real components (installed only when missing, as root).
 SYSTEM_PACKAGES := chromium libreoffice-calc-nogui redis-server sqlite3
 SYSTEM_COMMANDS := chromium soffice redis-server Rscript sqlite3
 
-.PHONY: run test install system-deps lint clean
+.PHONY: run test test-pg test-sqlite test-dj61 install install-dj61 system-deps lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +25,20 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+$(VENV_DJ61)/.installed: pyproject.toml
+	@if [ -z "$(PYTHON312)" ]; then \
+	  echo "The Django 6.1 lane needs Python 3.12: neither /root/.pyenv/versions/3.12.1/bin/python" \
+	    "nor python3.12 on PATH was found. Install one (apt-get install python3.12, or pyenv)," \
+	    "or name it: make test PYTHON312=/path/to/python3.12" >&2; \
+	  exit 1; \
+	fi
+	$(PYTHON312) -m venv $(VENV_DJ61)
+	$(PY_DJ61) -m pip install --quiet --upgrade pip
+	$(PY_DJ61) -m pip install --quiet -e ".[test]" "$(DJANGO_DJ61)"
+	touch $@
+
+install-dj61: $(VENV_DJ61)/.installed
 
 system-deps:
 	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
@@ -36,12 +59,21 @@ run: install
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py serve 127.0.0.1:8000
 
-test: install system-deps
+test: test-pg test-sqlite test-dj61
+
+test-pg: install system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Exit status 5 means PYTEST_ARGS selected no test of this lane: nothing to run, not a failure.
+test-sqlite: install
+	TEST_DATABASE=sqlite $(PY) -m pytest -m sqlite_lane $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+test-dj61: install-dj61 system-deps
+	$(PY_DJ61) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(VENV_DJ61) var

@@ -5,7 +5,15 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from project.env import database_from_url, env, envbool, envint, envlist
+from project.env import (
+    SMTP_BACKEND,
+    database_from_url,
+    env,
+    envbool,
+    envint,
+    envlist,
+    mail_settings,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("EXPORTDESK_VAR_DIR", str(BASE_DIR / "var")))
@@ -58,8 +66,6 @@ TEMPLATES = [
 DATABASES = {"default": database_from_url(env("DATABASE_URL"), VAR_DIR / "exportdesk.sqlite3")}
 if not env("DATABASE_URL"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded demo database lives here
-    # WAL lets the worker write progress while a long export is reading.
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
 # A second connection to the same database: progress and cancel checks must commit while an
 # export's own transaction (which keeps its server-side cursor alive) is still open.
 DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
@@ -104,12 +110,17 @@ EXPORTS_MAX_PENDING_PER_USER = envint("EXPORTS_MAX_PENDING_PER_USER", 3)
 EXPORTS_SITE_URL = env("EXPORTS_SITE_URL", "http://127.0.0.1:8000")
 EXPORTS_EMAIL_ATTACH_MAX_BYTES = envint("EXPORTS_EMAIL_ATTACH_MAX_BYTES", 0)
 
-EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env("EMAIL_HOST", "localhost")
-EMAIL_PORT = envint("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+# Django 6.1: MAILERS = {"default": {...}}; Django 5.2: EMAIL_BACKEND, EMAIL_HOST, ...
+globals().update(
+    mail_settings(
+        env("EMAIL_BACKEND", SMTP_BACKEND),
+        host=env("EMAIL_HOST", "localhost"),
+        port=envint("EMAIL_PORT", 25),
+        username=env("EMAIL_HOST_USER"),
+        password=env("EMAIL_HOST_PASSWORD"),
+        use_tls=envbool("EMAIL_USE_TLS", False),
+    )
+)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "exportdesk@localhost")
 
 Q_TIMEOUT = envint("Q_TIMEOUT", 3600)

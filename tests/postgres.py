@@ -1,7 +1,9 @@
-"""pytest plugin: a throwaway PostgreSQL from the machine's own server binaries.
+"""pytest plugin: the test database server, chosen before pytest-django imports the settings.
 
-Loaded with `-p tests.postgres` so it runs before pytest-django imports the settings.
-If DATABASE_URL is already set, that server is used and nothing is started.
+Loaded with `-p tests.postgres`. By default a throwaway PostgreSQL from the machine's own
+server binaries; with TEST_DATABASE=sqlite an SQLite file in a temporary folder (the SQLite
+lane: a file, not memory, so a `qcluster` subprocess shares it). If DATABASE_URL is already
+set, that database is used and nothing is started.
 """
 
 import glob
@@ -92,30 +94,40 @@ def start() -> str:
     return f"postgres://postgres@127.0.0.1:{port}/exportdesk"
 
 
+def sqlite_url() -> str:
+    base = Path(tempfile.mkdtemp(prefix="exportdesk-sqlite-", dir="/tmp"))
+    _server.update(base=base)
+    return f"sqlite:///{base / 'exportdesk.sqlite3'}"
+
+
 def stop() -> None:
-    if not _server:
-        return
+    """Stop the server we started (if any) and remove our folder."""
     try:
-        run_as(
-            _server["user"],
-            str(_server["bindir"] / "pg_ctl"),
-            "-D",
-            str(_server["data"]),
-            "-m",
-            "immediate",
-            "-w",
-            "stop",
-        )
+        if "data" in _server:
+            run_as(
+                _server["user"],
+                str(_server["bindir"] / "pg_ctl"),
+                "-D",
+                str(_server["data"]),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            )
     finally:
-        shutil.rmtree(_server["base"], ignore_errors=True)
+        if "base" in _server:
+            shutil.rmtree(_server["base"], ignore_errors=True)
         _server.clear()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     # Workers of pytest-xdist inherit the controller's DATABASE_URL and reuse its server.
+    kind = os.environ.get("TEST_DATABASE", "postgresql")
+    if kind not in ("postgresql", "sqlite"):
+        raise pytest.UsageError(f"TEST_DATABASE must be 'postgresql' or 'sqlite', not {kind!r}")
     if not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = start()
+        os.environ["DATABASE_URL"] = sqlite_url() if kind == "sqlite" else start()
     return (yield)
 
 

@@ -11,6 +11,7 @@ from aiosmtpd.controller import Controller
 from exports.jobs.accept import queue_export
 from exports.jobs.runner import run
 from exports.models import Delivery, DownloadFile, ExportStatus
+from project.env import mail_settings
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -32,13 +33,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def use_smtp(settings, port: int) -> None:
+    """Point the mail settings (MAILERS or EMAIL_*, as this Django wants) at 127.0.0.1:port."""
+    for name, value in mail_settings(host="127.0.0.1", port=port).items():
+        setattr(settings, name, value)
+
+
 @pytest.fixture
 def smtp(settings) -> Iterator[Inbox]:
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    use_smtp(settings, controller.port)
     settings.EXPORTS_SITE_URL = "https://exports.example.com"
     try:
         yield inbox
@@ -71,8 +77,7 @@ def test_small_files_can_be_attached_when_the_setting_allows(smtp, staff, demo_d
 
 
 def test_a_mail_failure_keeps_the_file_and_says_so(staff, demo_data, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    use_smtp(settings, free_port())  # nobody listens
     audit = queue_export(staff, "user_points", "csv", delivery=Delivery.EMAIL).audit
     run(str(audit.pk))
     audit.refresh_from_db()

@@ -11,6 +11,8 @@ from exports.models import DownloadFile, ExportAudit, ExportStatus
 from project.demo.models import UserPoint
 from tests.conftest import wait_for
 
+pytestmark = pytest.mark.sqlite_lane
+
 COLUMNS = ["id", "user_id", "username", "game_id", "game", "task_id", "task", "points", "created"]
 
 

@@ -21,7 +21,7 @@ from project.demo.seed import top_up
 from tests.conftest import make_user
 from tests.factories import finished_file
 
-pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.sqlite_lane]
 
 
 def csv_size(staff) -> int:

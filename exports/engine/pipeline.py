@@ -6,11 +6,11 @@ the rest (rowsource); elsewhere from Django's iterator.
 """
 
 from collections.abc import Callable, Sequence
-from contextlib import closing
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, BinaryIO
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from exports.conf import app_settings
 from exports.datasets.base import Dataset
@@ -76,14 +76,22 @@ def export_tables(
     sources = build_sources(tables, row_cap() if max_rows is None else max_rows, opts)
     progress = Progress(on_progress, progress_every)
     notes: list[str] = []
-    # A transaction keeps PostgreSQL's cursors server-side and unmaterialised.
-    with transaction.atomic():
+    with reading():
         fast = fast_path(fmt, opts)
         if fast is None or not fast(out, sources, opts, progress):
             notes = write_with(writer_class(out, opts), sources, opts, progress)
         progress.report()
     notes.extend(cap_notes(sources, progress.per_table))
     return Result(progress.rows, writer_class.extension, writer_class.content_type, notes)
+
+
+def reading() -> AbstractContextManager[object]:
+    """A transaction keeps PostgreSQL's cursors server-side and unmaterialised. SQLite needs
+    none, and its IMMEDIATE transactions would hold the write lock for the whole export,
+    locking out its own progress, its heartbeat and every other writer."""
+    if connection.vendor == "sqlite":
+        return nullcontext()
+    return transaction.atomic()
 
 
 def write_with(

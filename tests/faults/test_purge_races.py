@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from exports.delivery.purge import TEMPORARY_PREFIX, purge_expired, purge_orphans
@@ -15,7 +15,7 @@ from exports.models import DownloadFile, ExportAudit, ExportStatus
 from project.demo.seed import top_up
 from tests.factories import finished_file
 
-pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.sqlite_lane]
 
 
 def test_purge_during_a_download_lets_the_download_finish(client, alice):
@@ -52,10 +52,12 @@ def test_purge_while_an_export_finishes_removes_nothing_live(staff, start_cluste
 
 
 def test_two_purges_at_once_share_the_work_without_overlap(alice):
+    """PostgreSQL: the second purge skips the rows the first has locked, without waiting.
+    SQLite (IMMEDIATE transactions): it waits for the first to commit, then takes the rest."""
     early = [finished_file(alice, expires_in=timedelta(hours=-2)) for _ in range(3)]
     late = [finished_file(alice, expires_in=timedelta(seconds=-1)) for _ in range(3)]
     live = [finished_file(alice) for _ in range(2)]
-    held, release, first = threading.Event(), threading.Event(), []
+    held, release, first, second = threading.Event(), threading.Event(), [], []
     errors: list[BaseException] = []
 
     def slow_purge() -> None:
@@ -70,12 +72,23 @@ def test_two_purges_at_once_share_the_work_without_overlap(alice):
         finally:
             connections.close_all()
 
-    other = threading.Thread(target=slow_purge)
+    def purge() -> None:
+        try:
+            second.extend(purge_expired())
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    other, racer = threading.Thread(target=slow_purge), threading.Thread(target=purge)
     other.start()
     assert held.wait(30)
-    second = purge_expired()
+    racer.start()
+    racer.join(30 if connection.vendor == "postgresql" else 0.5)
+    assert racer.is_alive() == (connection.vendor == "sqlite"), "waits only on SQLite"
     release.set()
     other.join(30)
+    racer.join(30)
     assert errors == []
     assert sorted(first) == sorted(f.stored_name for f in early)
     assert sorted(second) == sorted(f.stored_name for f in late), "skipped the locked rows"
