@@ -28,7 +28,8 @@ from exports.formats.base import (
 )
 
 MIMETYPE = "application/vnd.oasis.opendocument.spreadsheet"
-# The same level as XLSX (see there): most of level 6's time for a fifth of the size.
+# As for XLSX (see there), measured on 200,000 rows (198 MB of content.xml): level 1:
+# 2.38-2.73 CPU s, 15.4 MB; level 3: 2.47-2.71 s, 12.8 MB; level 6: 3.19-3.24 s, 10.1 MB.
 COMPRESSLEVEL = 3
 BATCH = 1000
 BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
