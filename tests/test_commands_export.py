@@ -102,13 +102,14 @@ def test_a_failure_after_acceptance_leaves_a_failed_audit_row_and_no_file(demo_d
 @pytest.mark.django_db(transaction=True)
 def test_the_bench_prints_one_json_line_per_measurement_and_reports_unknown_formats():
     out = io.StringIO()
-    call_command("export_bench", "--rows", "60", "--formats", "csv,xlsx,nope", stdout=out)
+    call_command("export_bench", "--rows", "60", "--formats", "csv,xlsx,ods,nope", stdout=out)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     by_format = {line["format"]: line for line in lines}
-    assert list(by_format) == ["copy", "openpyxl-bare", "csv", "xlsx", "nope"]
-    for name in ("copy", "openpyxl-bare", "csv", "xlsx"):
+    assert list(by_format) == ["copy", "openpyxl-bare", "csv", "xlsx", "ods", "nope"]
+    for name in ("copy", "openpyxl-bare", "csv", "xlsx", "ods"):
         assert by_format[name]["rows"] == 60, by_format[name]
         assert by_format[name]["peak_rss_mb"] > 0
     assert by_format["csv"]["ratio_vs_copy"] > 0
     assert by_format["xlsx"]["ratio_vs_openpyxl_bare"] > 0
+    assert by_format["ods"]["ratio_vs_openpyxl_bare"] > 0
     assert "not registered" in by_format["nope"]["error"]

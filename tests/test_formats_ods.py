@@ -1,9 +1,12 @@
 import io
 import zipfile
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from xml.etree import ElementTree
 
+from exports.datasets import Column
 from exports.formats.base import Options, Table, neutralise
-from exports.formats.ods import MIMETYPE, NS
+from exports.formats.ods import MIMETYPE, NS, OdsWriter
 from tests.test_formats_support import BIG, OTHER, OTHER_ROWS, ROWS, TABLE, render
 
 OFFICE, TABLE_NS, TEXT = (f"{{{NS[p]}}}" for p in ("office", "table", "text"))
@@ -111,3 +114,70 @@ def test_the_simplified_option_writes_plain_data_only():
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert "settings.xml" not in archive.namelist()
     assert sheets(data)["points"][0][0].get(f"{TABLE_NS}style-name") is None
+
+
+def write(rows: list, kind: str, writer_class=OdsWriter) -> tuple[bytes, OdsWriter]:
+    out = io.BytesIO()
+    writer = writer_class(out, Options())
+    table = Table("t", (Column("c", "c", "C", "", kind),))
+    assert writer.write_table(table, iter(rows)) == len(rows)
+    writer.close()
+    return out.getvalue(), writer
+
+
+def column_cells(data: bytes, sheet: str = "t") -> list[ElementTree.Element]:
+    return [row[0] for row in sheets(data)[sheet][1:]]
+
+
+def test_datetimes_are_utc_wall_clock_with_or_without_fractions():
+    rows = [
+        (datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),),
+        (datetime(2026, 3, 4, 5, 6, 7, 250000, tzinfo=timezone(timedelta(hours=2))),),
+        (datetime(2026, 3, 4, 5, 6, 7),),
+    ]
+    cells = column_cells(write(rows, "datetime")[0])
+    assert [c.get(f"{OFFICE}date-value") for c in cells] == [
+        "2026-03-04T05:06:07",
+        "2026-03-04T03:06:07.250000",
+        "2026-03-04T05:06:07",
+    ]
+    assert cell_text(cells[1]) == "2026-03-04 03:06:07"
+
+
+def test_numbers_a_spreadsheet_cannot_hold_exactly_are_text():
+    rows = [(10**15 - 1,), (-(10**15),), (float("nan"),), (Decimal("Infinity"),), (0.5,)]
+    cells = column_cells(write(rows, "decimal")[0])
+    assert [(c.get(f"{OFFICE}value-type"), cell_text(c)) for c in cells] == [
+        ("float", str(10**15 - 1)),
+        ("string", str(-(10**15))),
+        ("string", "nan"),
+        ("string", "Infinity"),
+        ("float", "0.5"),
+    ]
+
+
+def test_text_that_becomes_a_formula_once_cleaned_is_neutralised():
+    data, writer = write([("\x01=1+1",), ("a\ud800b\ufffe",)], "text")
+    assert [cell_text(c) for c in column_cells(data)] == ["'=1+1", "ab"]
+    assert writer.notes == ["Removed 3 control characters that ODS (XML) cannot hold."]
+
+
+class SmallSheets(OdsWriter):
+    sheet_rows = 4  # the header and three rows
+
+
+def test_a_table_that_does_not_fit_continues_on_numbered_sheets():
+    data, writer = write([(i,) for i in range(7)], "integer", SmallSheets)
+    found = sheets(data)
+    assert list(found) == ["t", "t (2)", "t (3)"]
+    assert [cell_text(r[0]) for s in found.values() for r in s] == (
+        ["C", "0", "1", "2", "C", "3", "4", "5", "C", "6"]
+    )
+    assert writer.notes == ["t: 7 rows do not fit on one sheet; continued on 't (2)', 't (3)'."]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.read("settings.xml").decode().count("VerticalSplitMode") == 3
+
+
+def test_a_table_that_just_fits_stays_on_one_sheet():
+    data, writer = write([(i,) for i in range(3)], "integer", SmallSheets)
+    assert list(sheets(data)) == ["t"] and writer.notes == []

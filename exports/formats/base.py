@@ -1,10 +1,13 @@
 """The one streaming interface every format implements: rows in, bytes to a file object."""
 
 import json
+import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from itertools import chain
 from typing import Any, BinaryIO, ClassVar
 
 from exports.datasets.base import Column
@@ -12,6 +15,12 @@ from exports.datasets.base import Column
 # A cell starting with one of these is a formula to some spreadsheet program.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# Rows per sheet in Excel and LibreOffice, the header row included.
+SHEET_ROWS = 1_048_576
+# XML 1.0 cannot carry these at all, not even escaped (nor can UTF-8 carry lone surrogates).
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Spreadsheets hold numbers as doubles: an integer past 15 digits is written as text instead.
+EXACT_INTEGER = 10**15
 KINDS = ("text", "integer", "float", "decimal", "boolean", "date", "datetime", "json")
 
 
@@ -43,11 +52,25 @@ def text_cell(value: Any) -> str:
     return neutralise(value) if isinstance(value, str) else text_of(value)
 
 
+def exact_number(value: Any) -> bool:
+    """Whether a spreadsheet can hold the value as a number without changing it."""
+    if isinstance(value, int):
+        return -EXACT_INTEGER < value < EXACT_INTEGER
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    return math.isfinite(value)
+
+
+UNIX_EPOCH = datetime(1970, 1, 1)
+UNIX_EPOCH_UTC = UNIX_EPOCH.replace(tzinfo=UTC)
+
+
 def naive_utc(value: datetime) -> datetime:
-    """Spreadsheets have no time zones: store the UTC wall-clock time."""
+    """Spreadsheets have no time zones: store the UTC wall-clock time.
+    (Arithmetic, because astimezone().replace() costs microseconds a cell.)"""
     if value.tzinfo is None:
         return value
-    return value.astimezone(UTC).replace(tzinfo=None)
+    return UNIX_EPOCH + (value - UNIX_EPOCH_UTC)
 
 
 @dataclass(frozen=True)
@@ -117,10 +140,51 @@ class Writer:
         self._names.add(candidate.casefold())
         return candidate
 
+    def write_sheets(
+        self,
+        table: Table,
+        first: str,
+        rows: Iterable[Sequence[Any]],
+        write_sheet: Callable[[str, Iterator[Sequence[Any]]], tuple[int, Sequence[Any] | None]],
+        limit: int | None = None,
+    ) -> int:
+        """A table on as many sheets as it needs: `first`, then `first (2)`, `first (3)`...
+        write_sheet(name, rows) returns the rows it wrote and the first row that did not fit
+        (None when the rows ran out); the notes name the sheets a table continued on."""
+        pending, count, names = iter(rows), 0, [first]
+        while True:
+            written, leftover = write_sheet(names[-1], pending)
+            count += written
+            if leftover is None:
+                break
+            names.append(self._continuation(first, len(names) + 1, limit))
+            pending = chain([leftover], pending)
+        if len(names) > 1:
+            more = ", ".join(repr(n) for n in names[1:])
+            self.notes.append(
+                f"{table.name}: {count:,} rows do not fit on one sheet; continued on {more}."
+            )
+        return count
+
+    def _continuation(self, first: str, part: int, limit: int | None) -> str:
+        """`first (part)`, cut to the limit; on a clash `firs_2 (part)`, `firs_3 (part)`..."""
+        suffix, n, base = f" ({part})", 1, first
+        cut = limit - len(suffix) if limit else None
+        while (candidate := base[:cut] + suffix).casefold() in self._names:
+            n += 1
+            base = first[: cut - len(f"_{n}") if cut else None] + f"_{n}"
+        self._names.add(candidate.casefold())
+        return candidate
+
     def note_removed(self, count: int, what: str) -> None:
         if count:
             plural = "" if count == 1 else "s"
             self.notes.append(f"Removed {count} control character{plural} that {what} cannot hold.")
+
+
+def rest(rows: Iterator[Sequence[Any]], written: int, room: int) -> Sequence[Any] | None:
+    """After a sheet took `written` of at most `room` rows: the next row, if there is one."""
+    return None if written < room else next(rows, None)
 
 
 def dictionary_rows(tables: Sequence[Table]) -> Iterator[tuple[str, str, str, str, str]]:
