@@ -57,6 +57,12 @@ def accept(
     return None
 
 
+def json_safe(pk: Any) -> Any:
+    """A primary key as the audit's JSON can hold it: UUIDs, Decimals and dates become text,
+    which the pk field's lookup turns back into its own type when the export runs."""
+    return pk if isinstance(pk, int | str) else str(pk)
+
+
 def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
     """Like delete_selected: first show the options page, then act on its submission."""
     select_across = request.POST.get("select_across") == "1"
@@ -67,7 +73,7 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         filters: dict[str, Any] = {"changelist": querystring.urlencode()}
         count = queryset.count()
     else:
-        ids = list(queryset.values_list("pk", flat=True))
+        ids = [json_safe(pk) for pk in queryset.values_list("pk", flat=True)]
         filters = {"conditions": {"id": ids}}
         count = len(ids)
     dataset = dataset_for(name, request.user, filters)
