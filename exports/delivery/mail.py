@@ -5,19 +5,21 @@ import logging
 from django.core.mail import EmailMessage
 
 from exports.conf import app_settings
-from exports.models import DownloadFile
+from exports.models import DownloadFile, ExportAudit
 
 log = logging.getLogger(__name__)
 
 
 def send_ready_email(file: DownloadFile) -> None:
+    """Counts come from the audit row as it is now: the runner's copy predates them."""
     owner = file.owner
+    audit = ExportAudit.objects.get(pk=file.audit_id)
     if not owner.email:
         log.warning("export %s: %s has no e-mail address", file.audit_id, owner.get_username())
         return
     link = app_settings.SITE_URL.rstrip("/") + file.get_absolute_url()
     body = (
-        f"Your export {file.filename} ({file.size_display}, {file.audit.row_count} rows) is "
+        f"Your export {file.filename} ({file.size_display}, {audit.row_count:,} rows) is "
         f"ready.\n\nDownload it here: {link}\n\nThe link works for you only, after you log "
         f"in, until {file.expires_at:%Y-%m-%d %H:%M} UTC.\n"
     )
