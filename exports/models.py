@@ -57,6 +57,11 @@ class ExportAudit(models.Model):
     )
     row_count = models.BigIntegerField(default=0, help_text="Rows written so far.")
     rows_expected = models.BigIntegerField(null=True, blank=True)
+    rows_matching = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Rows the filters matched; more than expected when the row cap cut them.",
+    )
     bytes = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
     notes = models.TextField(blank=True, help_text="What the writer had to change, if anything.")
@@ -102,6 +107,19 @@ class ExportAudit(models.Model):
         if not self.rows_expected:
             return None
         return min(100, round(100 * self.row_count / self.rows_expected))
+
+    @property
+    def capped(self) -> bool:
+        """The row cap, not the filters, decided where the file ends."""
+        return (self.rows_matching or 0) > (self.rows_expected or 0)
+
+    @property
+    def cap_message(self) -> str:
+        if not self.capped:
+            return ""
+        if self.status == ExportStatus.COMPLETED:
+            return f"stopped at the row cap: {self.row_count:,} of {self.rows_matching:,} rows"
+        return f"will stop at the row cap: {self.rows_expected:,} of {self.rows_matching:,} rows"
 
     @property
     def duration(self):

@@ -14,6 +14,7 @@ from exports.admin.forms import ExportOptionsForm
 from exports.datasets.changelist import admin_dataset_name, dataset_for
 from exports.datasets.conditions import ConditionError
 from exports.delivery import immediate
+from exports.engine import row_cap
 from exports.formats import MissingDependency
 from exports.jobs.accept import ExportRefused, queue_export, start_immediate
 from exports.models import Delivery
@@ -88,6 +89,7 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
             form.cleaned_data["delivery"],
         )
     opts = model_admin.model._meta
+    cap = row_cap()
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Export all {count} matching rows"
@@ -97,6 +99,8 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         "opts": opts,
         "dataset": dataset,
         "count": count,
+        "row_cap": cap,
+        "over_cap": count > cap,
         "form": form,
         "option_fields": [form[name] for name in ("data_dictionary", "sort_columns", "simplified")],
         "select_across": select_across,
