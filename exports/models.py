@@ -109,6 +109,11 @@ class ExportAudit(models.Model):
         return min(100, round(100 * self.row_count / self.rows_expected))
 
     @property
+    def cancellable(self) -> bool:
+        """An immediate download is stopped in the browser that receives it, not here."""
+        return self.is_pending and self.delivery != Delivery.IMMEDIATE
+
+    @property
     def capped(self) -> bool:
         """The row cap, not the filters, decided where the file ends."""
         return (self.rows_matching or 0) > (self.rows_expected or 0)

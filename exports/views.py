@@ -42,6 +42,7 @@ def status_of(audit: ExportAudit) -> dict:
         "rows_expected": audit.rows_expected,
         "rows_matching": audit.rows_matching,
         "capped": audit.capped,
+        "cancellable": audit.cancellable,
         "cap_message": audit.cap_message,
         "percent": audit.progress_percent,
         "error": audit.error,

@@ -37,6 +37,9 @@ def accept(
     except MissingDependency as exc:
         messages.error(request, str(exc))
         return HttpResponse(str(exc), status=503, content_type="text/plain")
+    except immediate.ImmediateFailed as exc:
+        messages.error(request, f"The export failed: {exc}")
+        return None
     except (ConditionError, LookupError, ExportRefused) as exc:
         messages.error(request, str(exc))
         return None
