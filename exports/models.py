@@ -31,6 +31,11 @@ class Delivery(models.TextChoices):
     BACKGROUND = "background", "Background (My downloads)"
     IMMEDIATE = "immediate", "Immediate (download now)"
     EMAIL = "email", "E-mail me a link when ready"
+    COMMAND = "command", "Command line (manage.py export)"
+
+
+# What a person may ask for on a form; COMMAND is the command line's own.
+REQUESTABLE_DELIVERIES = [(v, label) for v, label in Delivery.choices if v != Delivery.COMMAND]
 
 
 class ExportAudit(models.Model):
