@@ -27,6 +27,14 @@ class ExportStatus(models.TextChoices):
 PENDING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 
 
+class FileGone(models.TextChoices):
+    """Why a completed export no longer has its file (told on My downloads)."""
+
+    DELETED = "deleted", "deleted by you"
+    PURGED = "purged", "expired and purged"
+    ADMIN = "admin", "deleted by an administrator"
+
+
 class Delivery(models.TextChoices):
     BACKGROUND = "background", "Background (My downloads)"
     IMMEDIATE = "immediate", "Immediate (download now)"
@@ -80,6 +88,10 @@ class ExportAudit(models.Model):
     reserved_bytes = models.BigIntegerField(
         default=0, help_text="Storage quota held by this export while it runs."
     )
+    file_gone = models.CharField(
+        max_length=20, choices=FileGone.choices, blank=True, help_text="Why its file went."
+    )
+    file_gone_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -159,6 +171,12 @@ class DownloadFileQuerySet(models.QuerySet):
 
     def expired(self, now: datetime | None = None) -> "DownloadFileQuerySet":
         return self.filter(expires_at__lte=now or timezone.now())
+
+    def record_gone(self, why: str) -> int:
+        """Call before deleting: the audit rows keep why and when their files went."""
+        return ExportAudit.objects.filter(download__in=self).update(
+            file_gone=why, file_gone_at=timezone.now()
+        )
 
 
 class DownloadFile(models.Model):
