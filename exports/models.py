@@ -107,6 +107,10 @@ class ExportAudit(models.Model):
     @property
     def dataset_title(self) -> str:
         """ "User points" rather than "admin:demo.userpoint" on pages people read."""
+        from exports.datasets.base import DATASETS  # the registry; it imports no models
+
+        if self.dataset in DATASETS:
+            return DATASETS[self.dataset].title
         label = self.dataset.removeprefix("admin:")
         if label != self.dataset:
             try:
