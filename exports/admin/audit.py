@@ -2,9 +2,10 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
@@ -14,7 +15,7 @@ from exports.admin.options import accept
 from exports.datasets.base import DATASETS
 from exports.datasets.changelist import EXPORT_PERMISSION
 from exports.delivery.purge import purge_expired
-from exports.models import DatasetExport, DownloadFile, ExportAudit
+from exports.models import DatasetExport, DownloadFile, ExportAudit, FileGone
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -173,10 +174,12 @@ class DatasetsAdmin(ReadOnlyAdmin):
 
 @admin.register(DownloadFile)
 class DownloadFileAdmin(admin.ModelAdmin):
+    """Files in storage. "Purge expired now" (a button, not an action: it never depended on
+    a selection) runs the same purge as the schedule and the command."""
+
     list_display = ["filename", "owner", "size_display", "created_at", "expires_at", "time_left"]
     list_filter = ["created_at", "expires_at"]
     search_fields = ["filename", "owner__username"]
-    actions = ["purge_expired_downloads"]
     readonly_fields = [
         "owner",
         "audit",
@@ -191,7 +194,33 @@ class DownloadFileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(permissions=["delete"], description="Purge all expired downloads")
-    def purge_expired_downloads(self, request: HttpRequest, queryset) -> None:
+    def get_urls(self) -> list:
+        purge = path(
+            "purge-expired/",
+            self.admin_site.admin_view(self.purge_view),
+            name="exports_downloadfile_purge",
+        )
+        return [purge, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        context = {"can_purge": self.has_delete_permission(request)}
+        if context["can_purge"]:
+            context["expired_count"] = DownloadFile.objects.expired().count()
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def purge_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
         removed = purge_expired()
         self.message_user(request, f"Purged {len(removed)} expired download(s).", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:exports_downloadfile_changelist"))
+
+    def delete_model(self, request: HttpRequest, obj: DownloadFile) -> None:
+        DownloadFile.objects.filter(pk=obj.pk).record_gone(FileGone.ADMIN)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        queryset.record_gone(FileGone.ADMIN)
+        super().delete_queryset(request, queryset)
