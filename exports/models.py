@@ -27,10 +27,23 @@ class ExportStatus(models.TextChoices):
 PENDING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 
 
+class FileGone(models.TextChoices):
+    """Why a completed export no longer has its file (told on My downloads)."""
+
+    DELETED = "deleted", "deleted by you"
+    PURGED = "purged", "expired and purged"
+    ADMIN = "admin", "deleted by an administrator"
+
+
 class Delivery(models.TextChoices):
     BACKGROUND = "background", "Background (My downloads)"
     IMMEDIATE = "immediate", "Immediate (download now)"
     EMAIL = "email", "E-mail me a link when ready"
+    COMMAND = "command", "Command line (manage.py export)"
+
+
+# What a person may ask for on a form; COMMAND is the command line's own.
+REQUESTABLE_DELIVERIES = [(v, label) for v, label in Delivery.choices if v != Delivery.COMMAND]
 
 
 class ExportAudit(models.Model):
@@ -57,6 +70,11 @@ class ExportAudit(models.Model):
     )
     row_count = models.BigIntegerField(default=0, help_text="Rows written so far.")
     rows_expected = models.BigIntegerField(null=True, blank=True)
+    rows_matching = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Rows the filters matched; more than expected when the row cap cut them.",
+    )
     bytes = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
     notes = models.TextField(blank=True, help_text="What the writer had to change, if anything.")
@@ -70,6 +88,10 @@ class ExportAudit(models.Model):
     reserved_bytes = models.BigIntegerField(
         default=0, help_text="Storage quota held by this export while it runs."
     )
+    file_gone = models.CharField(
+        max_length=20, choices=FileGone.choices, blank=True, help_text="Why its file went."
+    )
+    file_gone_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -85,6 +107,10 @@ class ExportAudit(models.Model):
     @property
     def dataset_title(self) -> str:
         """ "User points" rather than "admin:demo.userpoint" on pages people read."""
+        from exports.datasets.base import DATASETS  # the registry; it imports no models
+
+        if self.dataset in DATASETS:
+            return DATASETS[self.dataset].title
         label = self.dataset.removeprefix("admin:")
         if label != self.dataset:
             try:
@@ -102,6 +128,24 @@ class ExportAudit(models.Model):
         if not self.rows_expected:
             return None
         return min(100, round(100 * self.row_count / self.rows_expected))
+
+    @property
+    def cancellable(self) -> bool:
+        """An immediate download is stopped in the browser that receives it, not here."""
+        return self.is_pending and self.delivery != Delivery.IMMEDIATE
+
+    @property
+    def capped(self) -> bool:
+        """The row cap, not the filters, decided where the file ends."""
+        return (self.rows_matching or 0) > (self.rows_expected or 0)
+
+    @property
+    def cap_message(self) -> str:
+        if not self.capped:
+            return ""
+        if self.status == ExportStatus.COMPLETED:
+            return f"stopped at the row cap: {self.row_count:,} of {self.rows_matching:,} rows"
+        return f"will stop at the row cap: {self.rows_expected:,} of {self.rows_matching:,} rows"
 
     @property
     def duration(self):
@@ -131,6 +175,12 @@ class DownloadFileQuerySet(models.QuerySet):
 
     def expired(self, now: datetime | None = None) -> "DownloadFileQuerySet":
         return self.filter(expires_at__lte=now or timezone.now())
+
+    def record_gone(self, why: str) -> int:
+        """Call before deleting: the audit rows keep why and when their files went."""
+        return ExportAudit.objects.filter(download__in=self).update(
+            file_gone=why, file_gone_at=timezone.now()
+        )
 
 
 class DownloadFile(models.Model):

@@ -1,5 +1,9 @@
 """My downloads: list, watch, fetch, cancel and delete the requester's own exports."""
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -14,7 +18,7 @@ from exports.delivery.filenames import safe_filename
 from exports.delivery.guards import private_errors, servable
 from exports.delivery.purge import delete_stored
 from exports.delivery.ratelimit import rate_limited
-from exports.models import PENDING, DownloadFile, ExportAudit, ExportStatus
+from exports.models import PENDING, DownloadFile, ExportAudit, ExportStatus, FileGone
 
 
 def get_owned_file(request: HttpRequest, pk) -> DownloadFile:
@@ -40,6 +44,10 @@ def status_of(audit: ExportAudit) -> dict:
         "status": audit.status,
         "rows_written": audit.row_count,
         "rows_expected": audit.rows_expected,
+        "rows_matching": audit.rows_matching,
+        "capped": audit.capped,
+        "cancellable": audit.cancellable,
+        "cap_message": audit.cap_message,
         "percent": audit.progress_percent,
         "error": audit.error,
         "download_url": file.get_absolute_url() if file else None,
@@ -59,8 +67,20 @@ def my_downloads(request: HttpRequest) -> HttpResponse:
     return private(render(request, "exports/my_downloads.html", context))
 
 
+def json_login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A script cannot follow a redirect to the login form: it gets 401 and stops polling."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return private(JsonResponse({"error": "signed out"}, status=401))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @require_GET
-@login_required
+@json_login_required
 def pending_status(request: HttpRequest) -> HttpResponse:
     """What the page polls while something is pending."""
     pending = ExportAudit.objects.filter(requested_by=request.user, status__in=PENDING)
@@ -68,7 +88,7 @@ def pending_status(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@json_login_required
 def export_status(request: HttpRequest, pk) -> HttpResponse:
     return private(JsonResponse(status_of(get_owned_export(request, pk))))
 
@@ -108,6 +128,7 @@ def delete(request: HttpRequest, pk) -> HttpResponse:
     file = get_owned_file(request, pk)
     name, stored = file.filename, file.stored_name
     with transaction.atomic():
+        DownloadFile.objects.filter(pk=file.pk).record_gone(FileGone.DELETED)
         file.delete()
         transaction.on_commit(lambda: delete_stored(stored))
     messages.success(request, f"Deleted {name}.")

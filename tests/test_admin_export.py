@@ -3,6 +3,8 @@
 import csv
 import io
 import sys
+from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -11,7 +13,7 @@ from django.urls import reverse
 from exports.formats import WRITERS
 from exports.jobs.runner import run
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
-from project.demo.models import Game, UserPoint
+from project.demo.models import Game, UserPoint, Voucher
 from tests.conftest import make_user
 
 CHANGELIST = "admin:demo_userpoint_changelist"
@@ -206,3 +208,25 @@ def test_every_demo_changelist_offers_the_export(client, staff, demo_data):
     assert (
         'value="export_rows"' in client.get(reverse("admin:auth_user_changelist")).content.decode()
     )
+
+
+def test_export_selected_works_on_a_model_with_a_uuid_primary_key(client, staff):
+    staff.user_permissions.add(Permission.objects.get(codename="view_voucher"))
+    vouchers = [
+        Voucher.objects.create(label=f"voucher {i}", value=Decimal("9.99") * i) for i in range(4)
+    ]
+    chosen = sorted([vouchers[1].pk, vouchers[3].pk])
+    client.force_login(staff)
+    changelist = reverse("admin:demo_voucher_changelist")
+    data = {"action": "export_rows", "_selected_action": [str(pk) for pk in chosen]}
+    data.update(post="yes", format="csv", delivery="background")
+    data["columns"] = ["code", "label", "value", "created"]
+    response = client.post(changelist, data)
+    assert response.status_code == 302
+    audit = ExportAudit.objects.get()
+    run(str(audit.pk))
+    audit.refresh_from_db()
+    assert audit.status == ExportStatus.COMPLETED, audit.error
+    with DownloadFile.objects.get().open() as handle:
+        rows = list(csv.reader(io.StringIO(handle.read().decode())))
+    assert sorted(UUID(row[0]) for row in rows[1:]) == chosen

@@ -19,10 +19,25 @@ def audit(staff, demo_data) -> ExportAudit:
 
 def test_the_list_shows_status_requester_rows_and_has_the_filters(admin_client, audit):
     page = admin_client.get(reverse("admin:exports_exportaudit_changelist")).content.decode()
-    for text in ["user_points", "staffer", "Completed", str(audit.row_count)]:
+    for text in ["User points", "staffer", "Completed", str(audit.row_count)]:
         assert text in page
-    for filter_name in ["status__exact", "dataset", "format", "requested_by_display", "queued_at"]:
+    for filter_name in ["status__exact", "dataset=", "format", "requested_by=", "queued_at"]:
         assert filter_name in page
+
+
+def test_the_list_names_datasets_and_filters_as_a_person_would(admin_client, staff, audit):
+    ExportAudit.objects.create(
+        dataset="admin:demo.userpoint", format="csv", requested_by_display="staffer", bytes=2048
+    )
+    page = admin_client.get(reverse("admin:exports_exportaudit_changelist")).content.decode()
+    assert "admin:demo.userpoint" not in page
+    assert 'data-filter-title="dataset"' in page and 'data-filter-title="requested by"' in page
+    assert "requested by display" not in page.lower()
+    assert "2.0\xa0KB" in page or "2.0&nbsp;KB" in page
+    filtered = admin_client.get(
+        reverse("admin:exports_exportaudit_changelist") + "?dataset=admin:demo.userpoint"
+    ).content.decode()
+    assert "1 export audit row" in filtered
 
 
 def test_the_detail_page_shows_filters_as_json_and_no_form_to_save(admin_client, audit):

@@ -8,13 +8,21 @@ import csv
 import getpass
 import io
 import json
+import threading
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
+from django_q.models import OrmQ
 
-from exports.models import ExportAudit, ExportStatus
+from exports.formats.sql import SqlWriter
+from exports.jobs.sweeper import sweep
+from exports.models import Delivery, ExportAudit, ExportStatus
 from project.demo.models import UserPoint
+from tests.conftest import wait_for
 
 
 def run(*args: str) -> str:
@@ -113,3 +121,61 @@ def test_the_bench_prints_one_json_line_per_measurement_and_reports_unknown_form
     assert by_format["xlsx"]["ratio_vs_openpyxl_bare"] > 0
     assert by_format["ods"]["ratio_vs_openpyxl_bare"] > 0
     assert "not registered" in by_format["nope"]["error"]
+
+
+@pytest.fixture
+def slow_writer(monkeypatch) -> None:
+    """A writer that takes about three seconds for 300 rows: a slow disk or a slow query."""
+    original = SqlWriter.write_table
+
+    def write_table(self, table, rows):
+        def slowly():
+            for row in rows:
+                time.sleep(0.01)
+                yield row
+
+        return original(self, table, slowly())
+
+    monkeypatch.setattr(SqlWriter, "write_table", write_table)
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_slow_cli_export_beats_and_is_never_swept(demo_data, tmp_path, settings, slow_writer):
+    settings.EXPORTS_HEARTBEAT_SECONDS, settings.EXPORTS_STALE_SECONDS = 0.2, 1
+    command = threading.Thread(
+        target=run, args=("user_points", "-f", "sql", "-o", str(tmp_path / "p.sql"))
+    )
+    command.start()
+    audit = wait_for(ExportAudit.objects.first, timeout=10, what="the audit row")
+    swept: list[str] = []
+    while command.is_alive():  # sweep as the schedule would, only much more often
+        result = sweep()
+        swept += result.requeued + result.failed
+        command.join(timeout=0.3)
+    assert swept == [], "a live CLI export was taken for a dead worker"
+    audit.refresh_from_db()
+    assert audit.status == ExportStatus.COMPLETED
+    assert (audit.error, audit.notes, audit.row_count) == ("", "", 300)
+    assert audit.delivery == Delivery.COMMAND
+    assert audit.duration.total_seconds() > 2, "the export really outlived the stale limit"
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_cli_export_whose_process_died_is_failed_not_requeued(db, settings):
+    settings.EXPORTS_STALE_SECONDS = 60
+    then = timezone.now() - timedelta(seconds=61)
+    audit = ExportAudit.objects.create(
+        dataset="user_points",
+        format="csv",
+        requested_by_display="cli:root",
+        delivery=Delivery.COMMAND,
+        status=ExportStatus.RUNNING,
+        attempts=1,
+        started_at=then,
+        heartbeat_at=then,
+    )
+    assert sweep().failed == [str(audit.pk)]
+    audit.refresh_from_db()
+    assert audit.status == ExportStatus.FAILED
+    assert "export command stopped responding" in audit.error
+    assert not OrmQ.objects.exists(), "nothing for a worker to run"

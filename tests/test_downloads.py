@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.test import Client
 from django.urls import reverse
 
+from exports.delivery.purge import purge_expired
 from exports.delivery.storage import exports_storage
 from exports.models import DownloadFile
 from tests.factories import finished_file
@@ -89,3 +90,45 @@ def test_download_file_describes_itself(alice):
     assert not file.is_expired()
     assert file.get_absolute_url() == f"/downloads/{file.pk}/"
     assert file.get_delete_url() == f"/downloads/{file.pk}/delete/"
+
+
+def ended_row(client, audit) -> str:
+    page = client.get(reverse("exports:my-downloads")).content.decode()
+    match = re.search(rf'<tr data-export="{audit.pk}">(.*?)</tr>', page, re.S)
+    assert match, "the export is listed under 'Exports without a file'"
+    return match.group(1)
+
+
+def test_a_file_deleted_by_its_owner_is_listed_as_deleted_by_you(client, alice):
+    file = finished_file(alice)
+    client.force_login(alice)
+    client.post(file.get_delete_url())
+    row = ended_row(client, file.audit)
+    assert "Deleted by you on " in row
+    audit = file.audit
+    audit.refresh_from_db()
+    assert audit.file_gone == "deleted" and audit.file_gone_at is not None
+
+
+def test_a_purged_file_is_listed_as_expired_and_purged(client, alice):
+    file = finished_file(alice, expires_in=timedelta(seconds=-1))
+    purge_expired(orphans=False)
+    client.force_login(alice)
+    row = ended_row(client, file.audit)
+    assert "Expired and purged on " in row
+
+
+def test_the_download_link_leaves_errors_visible(client, alice):
+    """No `download` attribute: the 410 'expired' page and the 429 message must show."""
+    file = finished_file(alice)
+    client.force_login(alice)
+    page = client.get(reverse("exports:my-downloads")).content.decode()
+    link = re.search(rf'<a href="{file.get_absolute_url()}"[^>]*>', page).group(0)
+    assert "download" not in link.removeprefix(f'<a href="{file.get_absolute_url()}"')
+
+
+def test_the_status_json_answers_401_to_a_signed_out_page(client, alice):
+    for url in [reverse("exports:pending-status"), finished_file(alice).audit.get_status_url()]:
+        response = client.get(url)
+        assert response.status_code == 401
+        assert response.json() == {"error": "signed out"}

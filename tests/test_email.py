@@ -65,6 +65,15 @@ def test_the_requester_gets_a_link_not_the_data(smtp, staff, demo_data):
     assert "player" not in body, "no exported data in the mail"
 
 
+def test_the_mail_says_how_many_rows_the_file_holds(smtp, staff, demo_data):
+    audit = queue_export(staff, "user_points", "csv", delivery=Delivery.EMAIL).audit
+    run(str(audit.pk))
+    audit.refresh_from_db()
+    assert audit.row_count == 300
+    body = smtp.messages[0].get_body().get_content()
+    assert "300 rows" in body
+
+
 def test_small_files_can_be_attached_when_the_setting_allows(smtp, staff, demo_data, settings):
     settings.EXPORTS_EMAIL_ATTACH_MAX_BYTES = 10_000_000
     audit = queue_export(staff, "user_points", "csv", delivery=Delivery.EMAIL).audit

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from exports.jobs.accept import queue_export
+from exports.jobs.accept import queue_export, start_immediate
 from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 from project.demo.seed import top_up
@@ -92,3 +92,14 @@ def test_a_running_export_stops_between_chunks_when_cancelled(
     assert audit.row_count < 60_000
     assert not DownloadFile.objects.exists()
     assert not list(exports_root.rglob("*.xlsx"))
+
+
+def test_an_immediate_download_offers_no_cancel(client, staff, demo_data):
+    audit, _ = start_immediate(staff, "user_points", "csv", {}, {})
+    client.force_login(staff)
+    page = client.get(reverse("exports:my-downloads")).content.decode()
+    assert f'data-export="{audit.pk}"' in page
+    assert audit.get_cancel_url() not in page
+    [pending] = client.get(reverse("exports:pending-status")).json()["pending"]
+    assert pending["cancellable"] is False
+    assert client.get(audit.get_status_url()).json()["cancellable"] is False

@@ -1,9 +1,12 @@
-"""Purge: the command, the schedule and the admin action all remove expired files only."""
+"""Purge: the command, the schedule and the admin's button all remove expired files only."""
 
+import re
 from datetime import timedelta
 from io import StringIO
 
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django_q.models import Schedule
 
@@ -11,6 +14,7 @@ from exports.delivery.purge import purge_expired
 from exports.delivery.storage import exports_storage
 from exports.jobs.schedules import PURGE_SCHEDULE, ensure_schedules
 from exports.models import DownloadFile, ExportAudit
+from tests.conftest import make_user
 from tests.factories import finished_file
 
 
@@ -53,19 +57,44 @@ def test_migrate_creates_one_purge_schedule_every_fifteen_minutes(db):
     assert (schedule.schedule_type, schedule.minutes) == (Schedule.MINUTES, 15)
 
 
-def test_admin_action_purges_expired_downloads(
-    admin_client, alice, django_capture_on_commit_callbacks
-):
+def test_the_download_files_page_has_a_purge_button_with_its_count(admin_client, alice):
     finished_file(alice, expires_in=timedelta(seconds=-1))
+    finished_file(alice)
+    page = admin_client.get(reverse("admin:exports_downloadfile_changelist")).content.decode()
+    assert "Purge expired now (1 file)" in page
+    assert reverse("admin:exports_downloadfile_purge") in page
+    assert "purge_expired_downloads" not in page, "the action that ignored the selection is gone"
+
+
+def test_the_purge_button_needs_post_csrf_and_removes_only_expired_files(
+    alice, django_capture_on_commit_callbacks
+):
+    User.objects.create_superuser("boss", "boss@example.com", "pw")
+    expired = finished_file(alice, expires_in=timedelta(seconds=-1))
     live = finished_file(alice)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(User.objects.get(username="boss"))
+    url = reverse("admin:exports_downloadfile_purge")
+    assert browser.get(url).status_code == 405
+    assert browser.post(url).status_code == 403, "no CSRF token"
+    page = browser.get(reverse("admin:exports_downloadfile_changelist")).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(
-            reverse("admin:exports_downloadfile_changelist"),
-            {"action": "purge_expired_downloads", "_selected_action": [live.pk]},
-            follow=True,
-        )
+        response = browser.post(url, {"csrfmiddlewaretoken": token}, follow=True)
     assert "Purged 1 expired download(s)." in response.content.decode()
     assert list(DownloadFile.objects.all()) == [live]
+    assert not exports_storage().exists(expired.stored_name)
+
+
+def test_purging_from_the_admin_needs_the_delete_permission(client, alice):
+    viewer = make_user("viewer", staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_downloadfile"))
+    finished_file(alice, expires_in=timedelta(seconds=-1))
+    client.force_login(viewer)
+    page = client.get(reverse("admin:exports_downloadfile_changelist")).content.decode()
+    assert "Purge expired now" not in page
+    assert client.post(reverse("admin:exports_downloadfile_purge")).status_code == 403
+    assert DownloadFile.objects.count() == 1
 
 
 def test_the_schedule_runs_the_same_purge(alice, monkeypatch, django_capture_on_commit_callbacks):
@@ -93,3 +122,12 @@ def test_purge_command_dry_run_lists_orphans_and_keeps_them(alice, exports_root,
     assert orphan.exists()
     call_command("purge_downloads", stdout=StringIO())
     assert not orphan.exists()
+
+
+def test_a_file_an_admin_deletes_is_listed_as_such_on_my_downloads(admin_client, client, alice):
+    file = finished_file(alice)
+    delete = reverse("admin:exports_downloadfile_delete", args=[file.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    client.force_login(alice)
+    page = client.get(reverse("exports:my-downloads")).content.decode()
+    assert "Deleted by an administrator on " in page

@@ -2,16 +2,20 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 from exports.admin.forms import DatasetExportForm
 from exports.admin.options import accept
 from exports.datasets.base import DATASETS
 from exports.datasets.changelist import EXPORT_PERMISSION
 from exports.delivery.purge import purge_expired
-from exports.models import DatasetExport, DownloadFile, ExportAudit
+from exports.models import DatasetExport, DownloadFile, ExportAudit, FileGone
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -25,26 +29,58 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def took(audit: ExportAudit) -> str:
+    if audit.duration is None:
+        return "–"
+    seconds = round(audit.duration.total_seconds())
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
 def pretty_json(value) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
+class DatasetFilter(admin.SimpleListFilter):
+    """By dataset, named by title ("User points"), not by key ("admin:demo.userpoint")."""
+
+    title = "dataset"
+    parameter_name = "dataset"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        keys = model_admin.get_queryset(request).order_by().values_list("dataset", flat=True)
+        titles = {key: ExportAudit(dataset=key).dataset_title for key in keys.distinct()}
+        return sorted(titles.items(), key=lambda item: item[1].lower())
+
+    def queryset(self, request: HttpRequest, queryset):
+        return queryset.filter(dataset=self.value()) if self.value() else queryset
+
+
+class RequesterFilter(admin.SimpleListFilter):
+    title = "requested by"
+    parameter_name = "requested_by"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        names = model_admin.get_queryset(request).order_by("requested_by_display")
+        return [(n, n) for n in names.values_list("requested_by_display", flat=True).distinct()]
+
+    def queryset(self, request: HttpRequest, queryset):
+        return queryset.filter(requested_by_display=self.value()) if self.value() else queryset
+
+
 @admin.register(ExportAudit)
 class ExportAuditAdmin(ReadOnlyAdmin):
-    """An audit trail nobody edits, and that never shows more than the requester's label."""
+    """An audit trail nobody edits, and that never shows more than the requester's label.
+    The list keeps to a few short columns so it reads at 1280 px without scrolling sideways."""
 
     list_display = [
-        "queued_at",
-        "dataset",
-        "format",
-        "delivery",
-        "requested_by_display",
+        "queued",
+        "dataset_name",
+        "format_and_delivery",
+        "requester",
         "status",
-        "row_count",
-        "bytes",
-        "duration",
+        "output",
     ]
-    list_filter = ["status", "dataset", "format", "delivery", "requested_by_display", "queued_at"]
+    list_filter = ["status", DatasetFilter, "format", "delivery", RequesterFilter]
     search_fields = ["requested_by_display", "dataset", "error", "id"]
     date_hierarchy = "queued_at"
     fields = [
@@ -68,6 +104,28 @@ class ExportAuditAdmin(ReadOnlyAdmin):
         "notes",
     ]
     readonly_fields = fields
+
+    @admin.display(description="queued", ordering="queued_at")
+    def queued(self, obj: ExportAudit) -> str:
+        return date_format(localtime(obj.queued_at), "Y-m-d H:i")
+
+    @admin.display(description="dataset", ordering="dataset")
+    def dataset_name(self, obj: ExportAudit) -> str:
+        return obj.dataset_title
+
+    @admin.display(description="format · delivery", ordering="format")
+    def format_and_delivery(self, obj: ExportAudit) -> str:
+        return f"{obj.format} · {obj.delivery}"
+
+    @admin.display(description="requested by", ordering="requested_by_display")
+    def requester(self, obj: ExportAudit) -> str:
+        return format_html('<span class="requester">{}</span>', obj.requested_by_display)
+
+    @admin.display(description="result", ordering="row_count")
+    def output(self, obj: ExportAudit) -> str:
+        return format_html(
+            "{} rows<br>{} · {}", f"{obj.row_count:,}", filesizeformat(obj.bytes), took(obj)
+        )
 
     @admin.display(description="filters")
     def filters_json(self, obj: ExportAudit) -> str:
@@ -116,10 +174,12 @@ class DatasetsAdmin(ReadOnlyAdmin):
 
 @admin.register(DownloadFile)
 class DownloadFileAdmin(admin.ModelAdmin):
+    """Files in storage. "Purge expired now" (a button, not an action: it never depended on
+    a selection) runs the same purge as the schedule and the command."""
+
     list_display = ["filename", "owner", "size_display", "created_at", "expires_at", "time_left"]
     list_filter = ["created_at", "expires_at"]
     search_fields = ["filename", "owner__username"]
-    actions = ["purge_expired_downloads"]
     readonly_fields = [
         "owner",
         "audit",
@@ -134,7 +194,33 @@ class DownloadFileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(permissions=["delete"], description="Purge all expired downloads")
-    def purge_expired_downloads(self, request: HttpRequest, queryset) -> None:
+    def get_urls(self) -> list:
+        purge = path(
+            "purge-expired/",
+            self.admin_site.admin_view(self.purge_view),
+            name="exports_downloadfile_purge",
+        )
+        return [purge, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        context = {"can_purge": self.has_delete_permission(request)}
+        if context["can_purge"]:
+            context["expired_count"] = DownloadFile.objects.expired().count()
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def purge_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
         removed = purge_expired()
         self.message_user(request, f"Purged {len(removed)} expired download(s).", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:exports_downloadfile_changelist"))
+
+    def delete_model(self, request: HttpRequest, obj: DownloadFile) -> None:
+        DownloadFile.objects.filter(pk=obj.pk).record_gone(FileGone.ADMIN)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        queryset.record_gone(FileGone.ADMIN)
+        super().delete_queryset(request, queryset)

@@ -8,13 +8,13 @@ from django.utils import timezone
 
 from exports.datasets.base import DATASETS, Dataset, resolve_field
 from exports.formats import format_choices
-from exports.models import Delivery
+from exports.models import REQUESTABLE_DELIVERIES, Delivery
 
 
 class ExportOptionsForm(forms.Form):
     format = forms.ChoiceField(choices=format_choices, initial="csv")
     delivery = forms.ChoiceField(
-        choices=Delivery.choices, initial=Delivery.BACKGROUND, widget=forms.RadioSelect
+        choices=REQUESTABLE_DELIVERIES, initial=Delivery.BACKGROUND, widget=forms.RadioSelect
     )
     columns = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
     data_dictionary = forms.BooleanField(
@@ -69,7 +69,7 @@ class DatasetExportForm(forms.Form):
     limit = forms.IntegerField(required=False, min_value=1, label="Row limit")
     format = forms.ChoiceField(choices=format_choices, initial="csv")
     delivery = forms.ChoiceField(
-        choices=Delivery.choices, initial=Delivery.BACKGROUND, widget=forms.RadioSelect
+        choices=REQUESTABLE_DELIVERIES, initial=Delivery.BACKGROUND, widget=forms.RadioSelect
     )
     data_dictionary = forms.BooleanField(required=False)
 

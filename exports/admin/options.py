@@ -14,6 +14,7 @@ from exports.admin.forms import ExportOptionsForm
 from exports.datasets.changelist import admin_dataset_name, dataset_for
 from exports.datasets.conditions import ConditionError
 from exports.delivery import immediate
+from exports.engine import row_cap
 from exports.formats import MissingDependency
 from exports.jobs.accept import ExportRefused, queue_export, start_immediate
 from exports.models import Delivery
@@ -36,6 +37,9 @@ def accept(
     except MissingDependency as exc:
         messages.error(request, str(exc))
         return HttpResponse(str(exc), status=503, content_type="text/plain")
+    except immediate.ImmediateFailed as exc:
+        messages.error(request, f"The export failed: {exc}")
+        return None
     except (ConditionError, LookupError, ExportRefused) as exc:
         messages.error(request, str(exc))
         return None
@@ -57,6 +61,12 @@ def accept(
     return None
 
 
+def json_safe(pk: Any) -> Any:
+    """A primary key as the audit's JSON can hold it: UUIDs, Decimals and dates become text,
+    which the pk field's lookup turns back into its own type when the export runs."""
+    return pk if isinstance(pk, int | str) else str(pk)
+
+
 def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
     """Like delete_selected: first show the options page, then act on its submission."""
     select_across = request.POST.get("select_across") == "1"
@@ -67,7 +77,7 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         filters: dict[str, Any] = {"changelist": querystring.urlencode()}
         count = queryset.count()
     else:
-        ids = list(queryset.values_list("pk", flat=True))
+        ids = [json_safe(pk) for pk in queryset.values_list("pk", flat=True)]
         filters = {"conditions": {"id": ids}}
         count = len(ids)
     dataset = dataset_for(name, request.user, filters)
@@ -82,6 +92,7 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
             form.cleaned_data["delivery"],
         )
     opts = model_admin.model._meta
+    cap = row_cap()
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Export all {count} matching rows"
@@ -91,6 +102,8 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         "opts": opts,
         "dataset": dataset,
         "count": count,
+        "row_cap": cap,
+        "over_cap": count > cap,
         "form": form,
         "option_fields": [form[name] for name in ("data_dictionary", "sort_columns", "simplified")],
         "select_across": select_across,

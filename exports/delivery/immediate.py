@@ -1,65 +1,57 @@
-"""Immediate delivery: the writer runs in a thread and its bytes stream into the response.
+"""Immediate delivery: the export is written to a temporary file, then sent with its length.
 
-The audit row is written before the first byte and finished after the last; a client that
-goes away stops the writer at its next write and leaves the audit saying so.
+A streamed response without a length cannot say it failed: Django's own server (runserver,
+`make run`) ends such a body by closing the connection, which a browser takes for the end of
+a whole file. So the rows go to a temporary file first (at most EXPORTS_MAX_ROWS_IMMEDIATE
+of them); a failure or a cancel before the first byte becomes an error the requester reads,
+and the file goes out with Content-Length, so a transfer cut short is visibly incomplete to
+the browser. The audit row is written before the first byte and finished after the last.
 """
 
-import contextlib
-import io
 import logging
-import queue
-import threading
+import tempfile
 from collections.abc import Iterator
+from typing import BinaryIO
 
-from django.db import connections
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from exports import engine
+from exports.conf import app_settings
 from exports.datasets.base import Dataset
+from exports.engine import Result
 from exports.formats import get_writer
-from exports.jobs.runner import ExportCancelled, filename_for, progress_reporter, split_options
+from exports.jobs.runner import (
+    ExportCancelled,
+    filename_for,
+    progress_reporter,
+    reason_for,
+    split_options,
+)
 from exports.models import ExportAudit, ExportStatus
 
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
-DONE = object()
 
 
-class ClientGone(Exception):
-    pass
+class ImmediateFailed(Exception):
+    """The export did not finish; the audit row already says why, and so does the message."""
 
 
-class QueueWriter(io.RawIOBase):
-    """A write-only, unseekable file that hands CHUNK-sized pieces to the response."""
-
-    def __init__(self, chunks: queue.Queue, stop: threading.Event) -> None:
-        self.chunks, self.stop, self.buffer, self.total = chunks, stop, bytearray(), 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        if self.stop.is_set():
-            raise ClientGone(f"Interrupted: the client went away after {self.total} bytes.")
-        self.buffer += data
-        if len(self.buffer) >= CHUNK:
-            self.flush()
-        return len(data)
-
-    def flush(self) -> None:
-        if self.buffer:
-            self.total += len(self.buffer)
-            self.chunks.put(bytes(self.buffer))
-            self.buffer.clear()
+def finish(audit_id, **fields) -> None:
+    """Only a running row changes: a cancel or the sweeper may have ended it already."""
+    ExportAudit.objects.filter(pk=audit_id, status=ExportStatus.RUNNING).update(
+        finished_at=timezone.now(), **fields
+    )
 
 
-def produce(audit: ExportAudit, dataset: Dataset, out: QueueWriter) -> None:
+def spool(audit: ExportAudit, dataset: Dataset, tmp: BinaryIO) -> Result:
+    """Rows into `tmp`; raises ImmediateFailed with the reason when they do not all get there."""
     writer_options, _ = split_options(audit.options)
     try:
-        result = engine.export(
-            out,
+        return engine.export(
+            tmp,
             dataset,
             audit.format,
             audit.filters,
@@ -67,50 +59,60 @@ def produce(audit: ExportAudit, dataset: Dataset, out: QueueWriter) -> None:
             on_progress=progress_reporter(audit.pk),
             max_rows=engine.row_cap(immediate=True),
         )
-        out.flush()
-        ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING).update(
-            status=ExportStatus.COMPLETED,
-            row_count=result.rows,
-            bytes=out.total,
-            finished_at=timezone.now(),
-            notes="\n".join(result.notes),
-        )
     except ExportCancelled:
-        pass
-    except Exception as exc:
-        log.warning("immediate export %s failed: %s", audit.pk, exc)
-        ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING).update(
-            status=ExportStatus.FAILED,
-            error=str(exc)[:2000],
-            bytes=out.total,
-            finished_at=timezone.now(),
-        )
-    finally:
-        out.chunks.put(DONE)
-        connections.close_all()  # this thread's own connections
+        raise ImmediateFailed("The export was cancelled.") from None
+    except BaseException as exc:
+        reason = reason_for(exc)
+        log.warning("immediate export %s failed: %s", audit.pk, reason)
+        finish(audit.pk, status=ExportStatus.FAILED, error=reason[:2000], bytes=tmp.tell())
+        if not isinstance(exc, Exception):
+            raise
+        raise ImmediateFailed(reason) from exc
 
 
-def stream(audit: ExportAudit, dataset: Dataset) -> Iterator[bytes]:
-    chunks: queue.Queue = queue.Queue(maxsize=8)  # bounded: a slow client slows the writer
-    stop = threading.Event()
-    worker = threading.Thread(
-        target=produce, args=(audit, dataset, QueueWriter(chunks, stop)), daemon=True
-    )
-    worker.start()
-    try:
-        while (chunk := chunks.get()) is not DONE:
-            yield chunk
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a writer waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                chunks.get(timeout=0.1)
+class SpooledBody:
+    """The finished file as the response body; `close()` (always called by the WSGI server)
+    records whether every byte went out."""
+
+    def __init__(self, audit: ExportAudit, tmp: BinaryIO, size: int, result: Result) -> None:
+        self.audit, self.tmp, self.size, self.result, self.sent = audit, tmp, size, result, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.tmp.seek(0)
+        while block := self.tmp.read(CHUNK):
+            yield block
+            self.sent += len(block)
+
+    def close(self) -> None:
+        self.tmp.close()
+        if self.sent >= self.size:
+            finish(
+                self.audit.pk,
+                status=ExportStatus.COMPLETED,
+                row_count=self.result.rows,
+                bytes=self.size,
+                notes="\n".join(self.result.notes),
+            )
+        else:
+            error = f"Interrupted: the client went away after {self.sent} of {self.size} bytes."
+            finish(self.audit.pk, status=ExportStatus.FAILED, error=error, bytes=self.sent)
 
 
 def response(audit: ExportAudit, dataset: Dataset) -> StreamingHttpResponse:
+    """Raises ImmediateFailed when the export fails or is cancelled before it is whole."""
     writer = get_writer(audit.format)
+    tmp = tempfile.TemporaryFile(dir=app_settings.TMP_DIR)  # noqa: SIM115 - the body closes it
+    try:
+        result = spool(audit, dataset, tmp)
+    except BaseException:
+        tmp.close()
+        raise
+    size = tmp.tell()
     filename = filename_for(dataset.name, writer.extension, audit.queued_at)
-    resp = StreamingHttpResponse(stream(audit, dataset), content_type=writer.content_type)
+    resp = StreamingHttpResponse(
+        SpooledBody(audit, tmp, size, result), content_type=writer.content_type
+    )
+    resp["Content-Length"] = str(size)
     resp["Content-Disposition"] = content_disposition_header(True, filename)
     resp["Cache-Control"] = "private, no-store"
     resp["X-Export-Id"] = str(audit.pk)

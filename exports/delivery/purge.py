@@ -11,7 +11,7 @@ from django.utils import timezone
 from exports.conf import app_settings
 from exports.delivery.safesave import remove
 from exports.delivery.storage import exports_storage
-from exports.models import DownloadFile
+from exports.models import DownloadFile, FileGone
 
 log = logging.getLogger(__name__)
 ROOT = "exports"
@@ -33,7 +33,9 @@ def purge_expired(
             .values_list("pk", "stored_name")
         )
         if not dry_run and expired:
-            DownloadFile.objects.filter(pk__in=[pk for pk, _ in expired]).delete()
+            gone = DownloadFile.objects.filter(pk__in=[pk for pk, _ in expired])
+            gone.record_gone(FileGone.PURGED)
+            gone.delete()
             for _, name in expired:
                 transaction.on_commit(lambda name=name: delete_stored(name))
     if expired and not dry_run:

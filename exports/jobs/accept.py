@@ -109,6 +109,7 @@ def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict):
         requested_by_display=display_name(user),
         status=ExportStatus.RUNNING,
         rows_expected=expected,
+        rows_matching=expected,
         queued_at=now,
         started_at=now,
     )

@@ -109,8 +109,10 @@ def write(audit: ExportAudit, attempt: int, stored: list[str]):
     writer_options, columns = split_options(audit.options)
     dataset = dataset_for(audit.dataset, audit.requested_by, audit.filters, columns)
     expected = dataset.filtered(audit.filters.get("conditions"), audit.filters.get("limit"))
-    cap = engine.row_cap()
-    ExportAudit.objects.filter(pk=audit.pk).update(rows_expected=min(expected.count(), cap))
+    cap, matching = engine.row_cap(), expected.count()
+    ExportAudit.objects.filter(pk=audit.pk).update(
+        rows_expected=min(matching, cap), rows_matching=matching
+    )
     quota = Reservation(audit.pk, audit.requested_by_id, attempt)
     quota.need(0)  # held from the start: a user already at the quota fails here
     with (

@@ -2,6 +2,7 @@
 
 - running, heartbeat older than EXPORTS_STALE_SECONDS: the worker died (SIGKILL, OOM, lost
   machine). Back to queued and sent again while attempts < EXPORTS_MAX_ATTEMPTS, else failed.
+  `manage.py export` beats like a worker; when it stops, its export is failed, never queued.
   Immediate downloads have no job to resend: failed after EXPORTS_IMMEDIATE_STALE_SECONDS.
 - queued for longer than EXPORTS_REQUEUE_AFTER_SECONDS with no job in the broker: the job was
   lost (enqueue-on-commit never ran, a Redis worker died holding it). Sent again.
@@ -23,6 +24,8 @@ from exports.models import Delivery, ExportAudit, ExportStatus
 
 log = logging.getLogger(__name__)
 BATCH = 100
+# Exports with no job a worker could run again: they are failed when they stop beating.
+NO_JOB = (Delivery.IMMEDIATE, Delivery.COMMAND)
 
 
 @dataclass
@@ -68,7 +71,7 @@ def sweep_stale(now: datetime, swept: Swept) -> None:
                 attempts=audit.attempts,
                 heartbeat_at=audit.heartbeat_at,
             )
-            if audit.delivery == Delivery.IMMEDIATE or audit.attempts >= max_attempts():
+            if audit.delivery in NO_JOB or audit.attempts >= max_attempts():
                 if still.update(
                     status=ExportStatus.FAILED,
                     error=gave_up_reason(audit),
@@ -95,6 +98,8 @@ def max_attempts() -> int:
 def gave_up_reason(audit: ExportAudit) -> str:
     if audit.delivery == Delivery.IMMEDIATE:
         return "The download was interrupted: the web process stopped responding."
+    if audit.delivery == Delivery.COMMAND:
+        return "The export command stopped responding (killed or lost); its file is incomplete."
     return (
         f"The worker stopped responding (attempt {audit.attempts} of {max_attempts()}); "
         "gave up. Try the export again, perhaps with fewer rows."

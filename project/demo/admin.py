@@ -3,7 +3,14 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
 from exports.admin.mixin import ExportMixin
-from project.demo.models import Game, Task, UserInteraction, UserPoint, WalletTransaction
+from project.demo.models import (
+    Game,
+    Task,
+    UserInteraction,
+    UserPoint,
+    Voucher,
+    WalletTransaction,
+)
 
 
 @admin.register(Game)
@@ -46,6 +53,11 @@ class WalletTransactionAdmin(ExportMixin, admin.ModelAdmin):
     list_filter = ["kind"]
     raw_id_fields = ["user"]
     show_full_result_count = False
+
+
+@admin.register(Voucher)
+class VoucherAdmin(ExportMixin, admin.ModelAdmin):
+    list_display = ["label", "value", "created"]
 
 
 # The users changelist exports too, through the `users` dataset (never a password hash).

@@ -1,7 +1,10 @@
 """The demo domain of seed 000: games with tasks, and what users do in them."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Game(models.Model):
@@ -60,3 +63,15 @@ class WalletTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount}"
+
+
+class Voucher(models.Model):
+    """A UUID primary key: the changelist export must carry such ids through JSON."""
+
+    code = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    label = models.CharField(max_length=100)
+    value = models.DecimalField(max_digits=8, decimal_places=2)
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.label

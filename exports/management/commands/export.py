@@ -2,7 +2,8 @@
 
 Bad input (dataset, format, filter field, JSON) is a CommandError before anything is
 recorded, as a rejected request leaves no audit row; once accepted, the audit row goes
-running -> completed, or failed with the reason.
+running -> completed, or failed with the reason. It beats while the export runs, so the
+sweeper never takes it for a dead worker; if the process dies, the sweeper fails it.
 """
 
 import getpass
@@ -20,7 +21,11 @@ from django.utils import timezone
 from exports.datasets.base import ConditionError, Dataset, get_dataset
 from exports.engine import Result, export_tables
 from exports.formats import WRITERS, get_writer
-from exports.models import ExportAudit, ExportStatus
+from exports.jobs.heartbeat import Heartbeat
+from exports.models import Delivery, ExportAudit, ExportStatus
+
+# A command-line export runs once, in this process: attempt 1 is the only one.
+ATTEMPT = 1
 
 
 class Command(BaseCommand):
@@ -58,18 +63,22 @@ class Command(BaseCommand):
         audit = start_audit(tables, fmt, options)
         began = time.monotonic()
         try:
-            result, size = write_output(output, tables, fmt, options)
-        except Exception as exc:
+            with Heartbeat(audit.pk, ATTEMPT):  # the sweeper must not take it for dead
+                result, size = write_output(output, tables, fmt, options)
+        except BaseException as exc:
             fail_audit(audit, exc)
+            if not isinstance(exc, Exception):
+                raise  # Ctrl-C: recorded, then stop as asked
             raise CommandError(f"Export failed: {exc}") from exc
-        ExportAudit.objects.filter(pk=audit.pk).update(
+        report = self.stderr if output == "-" else self.stdout
+        if not running(audit).update(
             status=ExportStatus.COMPLETED,
             row_count=result.rows,
             bytes=size,
             finished_at=timezone.now(),
-        )
+        ):
+            report.write(f"Warning: audit row {audit.pk} was ended meanwhile; left as it is.")
         seconds = time.monotonic() - began
-        report = self.stderr if output == "-" else self.stdout
         report.write(f"{result.rows} rows, {size} bytes, {seconds:.2f} s -> {output}")
         for note in result.notes:
             report.write(f"Note: {note}")
@@ -108,7 +117,7 @@ def parse_json(text: str) -> Any:
 def start_audit(
     tables: list[tuple[Dataset, dict[str, Any]]], fmt: str, options: dict[str, Any]
 ) -> ExportAudit:
-    single = len(tables) == 1
+    single, now = len(tables) == 1, timezone.now()
     return ExportAudit.objects.create(
         dataset=",".join(d.name for d, _ in tables)[:100],
         format=fmt,
@@ -118,13 +127,21 @@ def start_audit(
         options=options,
         requested_by=None,
         requested_by_display=f"cli:{getpass.getuser()}",
+        delivery=Delivery.COMMAND,
         status=ExportStatus.RUNNING,
-        started_at=timezone.now(),
+        attempts=ATTEMPT,
+        started_at=now,
+        heartbeat_at=now,
     )
 
 
+def running(audit: ExportAudit):
+    """This run's row, while nobody else (the sweeper) has ended it."""
+    return ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING, attempts=ATTEMPT)
+
+
 def fail_audit(audit: ExportAudit, exc: BaseException) -> None:
-    ExportAudit.objects.filter(pk=audit.pk).update(
+    running(audit).update(
         status=ExportStatus.FAILED,
         error=(str(exc) or type(exc).__name__)[:2000],
         finished_at=timezone.now(),
