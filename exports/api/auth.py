@@ -24,12 +24,12 @@ WINDOW = 60
 
 def authenticate(request: HttpRequest) -> None:
     """Sets request.user (and request.api_token for token requests) or raises ApiError."""
-    request.api_token = None  # type: ignore[attr-defined]
+    request.api_token = None
     header = request.META.get("HTTP_AUTHORIZATION")
     if header is not None:
         token = token_from(header)
         request.user = token.owner
-        request.api_token = token  # type: ignore[attr-defined]
+        request.api_token = token
         wait = count_request(token)
         if wait:
             raise ApiError(
@@ -92,12 +92,12 @@ def count_request(token: ApiToken, now: float | None = None) -> int:
 
 
 class _CsrfCheck(CsrfViewMiddleware):
-    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
+    def _reject(self, request: HttpRequest, reason: str) -> str:
         return reason
 
 
 def csrf_failure(request: HttpRequest) -> str | None:
     """Django's own CSRF check, answering with the reason instead of an HTML page."""
-    check = _CsrfCheck(lambda request: None)  # type: ignore[arg-type,return-value]
+    check = _CsrfCheck(lambda request: None)
     check.process_request(request)
-    return check.process_view(request, None, (), {})  # type: ignore[arg-type,return-value]
+    return check.process_view(request, None, (), {})

@@ -80,8 +80,12 @@ def export_request(request: HttpRequest) -> ExportRequest:
     """The JSON body of POST exports/."""
     if request.content_type != "application/json":
         raise ApiError(415, "Send the export as a JSON object (Content-Type: application/json).")
+    limit = app_settings.API_MAX_BODY_BYTES
+    raw = request.read(limit + 1)  # bounded even when no Content-Length announced the size
+    if len(raw) > limit:
+        raise ApiError(413, f"The request body is over {limit} bytes.", "too_large")
     try:
-        body = json.loads(request.body)
+        body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"The request body is not valid JSON: {exc}.", "bad_json") from None
     body = expect(body, dict, "The request body")
@@ -112,7 +116,7 @@ def export_request(request: HttpRequest) -> ExportRequest:
 
 
 def expect(value: Any, kind: type, what: str) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind):
         names = {dict: "an object", str: "a string", list: "a list", bool: "true or false"}
         raise ApiError(400, f"{what} must be {names.get(kind, kind.__name__)}.")
     return value

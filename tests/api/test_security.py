@@ -194,6 +194,13 @@ def test_a_malformed_body_is_400(api: Api, token, body, status, code):
     assert audit_count() == 0
 
 
+def test_a_body_that_is_not_json_is_415(api: Api, token):
+    headers = {"Content-Type": "text/plain"}
+    reply = api.call("POST", "exports/", token=token, body=b"dataset=users", headers=headers)
+    assert_problem(reply, 415, "JSON")
+    assert audit_count() == 0
+
+
 def test_a_missing_format_library_is_503_not_500(api: Api, token, monkeypatch):
     monkeypatch.setitem(sys.modules, "openpyxl", None)
     monkeypatch.delitem(sys.modules, "exports.formats.xlsx", raising=False)
