@@ -41,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "PRESIGNED_SECONDS": 300,
     # nginx `internal` location prefix for X-Accel-Redirect downloads; empty: off.
     "X_ACCEL_REDIRECT": "",
+    # HTTP API (exports.api): requests per token per minute (0: no limit), the largest request
+    # body it reads, and the most history rows one page may hold.
+    "API_REQUESTS_PER_MINUTE": 120,
+    "API_MAX_BODY_BYTES": 64 * 1024,
+    "API_HISTORY_MAX_LIMIT": 200,
 }
 
 PREFIX = "EXPORTS_"

@@ -1,11 +1,15 @@
 """Export audit rows and the per-user files they produce."""
 
+import hashlib
+import hmac
+import re
+import secrets
 import uuid
 from datetime import datetime
 
 from django.apps import apps
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
@@ -226,3 +230,97 @@ class DownloadFile(models.Model):
 
     def get_delete_url(self) -> str:
         return reverse("exports:delete", args=[self.pk])
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self, now: datetime | None = None) -> "ApiTokenQuerySet":
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A personal token for the HTTP API. The secret is shown once and kept only as a SHA-256
+    hash; the short prefix stays in clear so a token can be looked up and recognised."""
+
+    START = "exd_"
+    FORMAT = re.compile(r"exd_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    label = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=8, unique=True, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # The per-token rate limit: requests counted in the current one-minute window.
+    rate_window = models.BigIntegerField(default=0, editable=False)
+    rate_count = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.hint})"
+
+    @property
+    def hint(self) -> str:
+        """What people see of a token: enough to recognise it, useless to use it."""
+        return f"{self.START}{self.prefix}…"
+
+    @property
+    def requester_display(self) -> str:
+        """What an audit row keeps about an API request: the label, never the secret."""
+        return f"API token {self.label} ({self.hint})"
+
+    @staticmethod
+    def digest(token: str) -> str:
+        # The secret has 256 random bits: a fast hash is enough, a slow one would only cost.
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, owner, label: str, expires_at: datetime | None = None) -> tuple["ApiToken", str]:
+        """A new token and its secret, which exists nowhere else once the caller drops it."""
+        for _ in range(5):
+            prefix, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
+            token = f"{cls.START}{prefix}_{secret}"
+            try:
+                with transaction.atomic():
+                    row = cls.objects.create(
+                        owner=owner,
+                        label=label,
+                        prefix=prefix,
+                        hash=cls.digest(token),
+                        expires_at=expires_at,
+                    )
+                return row, token
+            except IntegrityError:  # the prefix is taken; draw again
+                continue
+        raise RuntimeError("Could not find a free token prefix.")
+
+    def matches(self, token: str) -> bool:
+        return hmac.compare_digest(self.digest(token), self.hash)
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        return "expired" if self.is_expired() else "active"
+
+    def revoke(self) -> bool:
+        """True if this call revoked it (a second revoke changes nothing)."""
+        done = ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        self.refresh_from_db(fields=["revoked_at"])
+        return bool(done)

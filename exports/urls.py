@@ -10,4 +10,6 @@ urlpatterns = [
     path("<uuid:pk>/delete/", views.delete, name="delete"),
     path("<uuid:pk>/status", views.export_status, name="status"),
     path("<uuid:pk>/cancel/", views.cancel, name="cancel"),
+    path("tokens/", views.api_tokens, name="api-tokens"),
+    path("tokens/<int:pk>/revoke/", views.revoke_api_token, name="revoke-api-token"),
 ]

@@ -1,4 +1,4 @@
-"""My downloads: list, watch, fetch, cancel and delete the requester's own exports."""
+"""My downloads: list, watch, fetch, cancel and delete the requester's own exports; API tokens."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -9,16 +9,18 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from exports.api.forms import ApiTokenForm
 from exports.delivery import serving
 from exports.delivery.filenames import safe_filename
 from exports.delivery.guards import private_errors, servable
 from exports.delivery.purge import delete_stored
 from exports.delivery.ratelimit import rate_limited
-from exports.models import PENDING, DownloadFile, ExportAudit, ExportStatus, FileGone
+from exports.models import PENDING, ApiToken, DownloadFile, ExportAudit, ExportStatus, FileGone
 
 
 def get_owned_file(request: HttpRequest, pk) -> DownloadFile:
@@ -93,14 +95,31 @@ def export_status(request: HttpRequest, pk) -> HttpResponse:
     return private(JsonResponse(status_of(get_owned_export(request, pk))))
 
 
+def cancel_export(audit: ExportAudit) -> bool:
+    """False when it had already ended; a running worker notices at its next progress report."""
+    return bool(
+        ExportAudit.objects.filter(pk=audit.pk, status__in=PENDING).update(
+            status=ExportStatus.CANCELLED,
+            finished_at=timezone.now(),
+            error="Cancelled by its owner.",
+        )
+    )
+
+
+def delete_file(file: DownloadFile) -> None:
+    """The row goes now; the stored object once that is committed (never the other way)."""
+    stored = file.stored_name
+    with transaction.atomic():
+        DownloadFile.objects.filter(pk=file.pk).record_gone(FileGone.DELETED)
+        file.delete()
+        transaction.on_commit(lambda: delete_stored(stored))
+
+
 @require_POST
 @login_required
 def cancel(request: HttpRequest, pk) -> HttpResponse:
     audit = get_owned_export(request, pk)
-    stopped = ExportAudit.objects.filter(pk=audit.pk, status__in=PENDING).update(
-        status=ExportStatus.CANCELLED, finished_at=timezone.now(), error="Cancelled by its owner."
-    )
-    if stopped:
+    if cancel_export(audit):
         messages.success(request, f"Cancelled the {audit.dataset_title} export.")
     else:
         messages.error(request, "That export had already finished; nothing to cancel.")
@@ -126,10 +145,44 @@ def download(request: HttpRequest, pk) -> HttpResponse:
 @login_required
 def delete(request: HttpRequest, pk) -> HttpResponse:
     file = get_owned_file(request, pk)
-    name, stored = file.filename, file.stored_name
-    with transaction.atomic():
-        DownloadFile.objects.filter(pk=file.pk).record_gone(FileGone.DELETED)
-        file.delete()
-        transaction.on_commit(lambda: delete_stored(stored))
-    messages.success(request, f"Deleted {name}.")
+    delete_file(file)
+    messages.success(request, f"Deleted {file.filename}.")
     return redirect("exports:my-downloads")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """A new token's secret appears in this one response and is kept nowhere."""
+    form = ApiTokenForm(request.POST or None)
+    created = None
+    if form.is_bound and form.is_valid():
+        token, secret = ApiToken.issue(request.user, form.cleaned_data["label"], form.expires_at())
+        created = {"token": token, "secret": secret}
+        form = ApiTokenForm()
+    context = {
+        "form": form,
+        "created": created,
+        "tokens": ApiToken.objects.filter(owner=request.user),
+        "api_url": api_root(request),
+    }
+    return private(render(request, "exports/tokens.html", context))
+
+
+def api_root(request: HttpRequest) -> str | None:
+    """Where the host mounted exports.api.urls, if it did."""
+    try:
+        return request.build_absolute_uri(
+            reverse("exports_api:openapi").removesuffix("openapi.json")
+        )
+    except NoReverseMatch:
+        return None
+
+
+@require_POST
+@login_required
+def revoke_api_token(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=pk, owner=request.user)
+    if token.revoke():
+        messages.success(request, f"Revoked the token {token}.")
+    return redirect("exports:api-tokens")

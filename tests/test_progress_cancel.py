@@ -48,7 +48,7 @@ def test_a_queued_export_cancelled_by_its_owner_never_runs(client, staff, demo_d
     audit = queue_export(staff, "user_points", "csv").audit
     client.force_login(staff)
     response = client.post(audit.get_cancel_url(), follow=True)
-    assert "Cancelled the user_points export." in response.content.decode()
+    assert "Cancelled the User points export." in response.content.decode()
     run(str(audit.pk))
     audit.refresh_from_db()
     assert audit.status == ExportStatus.CANCELLED

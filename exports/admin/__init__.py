@@ -4,6 +4,7 @@ audit and download-file admins. Imports everything below it; nothing imports it.
 Public: `ExportMixin`.
 """
 
+import exports.admin.tokens  # noqa: F401 - registers the API token admin
 from exports.admin import audit  # noqa: F401 - registers Exportdesk's own ModelAdmins
 from exports.admin.mixin import ExportMixin
 

@@ -53,8 +53,10 @@ def queue_export(
     filters: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     delivery: str = Delivery.BACKGROUND,
+    display: str = "",
 ) -> Accepted:
-    """An identical export already pending is returned instead of a second job."""
+    """An identical export already pending is returned instead of a second job.
+    `display` names the requester in the audit row (default: the username)."""
     filters, options = filters or {}, options or {}
     validate(user, dataset, fmt, filters, options)
     with transaction.atomic():
@@ -81,13 +83,13 @@ def queue_export(
             options=options,
             delivery=delivery,
             requested_by=user,
-            requested_by_display=display_name(user),
+            requested_by_display=display or display_name(user),
         )
         enqueue(audit)
     return Accepted(audit)
 
 
-def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict):
+def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict, display: str = ""):
     """Audit row first (running), so a download cut short stays on record."""
     source = validate(user, dataset, fmt, filters, options)
     limit = filters.get("limit")
@@ -106,7 +108,7 @@ def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict):
         options=options,
         delivery=Delivery.IMMEDIATE,
         requested_by=user,
-        requested_by_display=display_name(user),
+        requested_by_display=display or display_name(user),
         status=ExportStatus.RUNNING,
         rows_expected=expected,
         rows_matching=expected,

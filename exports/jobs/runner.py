@@ -10,7 +10,7 @@ import errno
 import logging
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.files import File
 from django.db import DatabaseError, connections, transaction
@@ -166,8 +166,17 @@ def publish(
             content_type=result.content_type,
             size=size,
             created_at=now,
-            expires_at=now + app_settings.FILE_LIFETIME,
+            expires_at=now + file_lifetime(audit),
         )
+
+
+def file_lifetime(audit: ExportAudit) -> timedelta:
+    """An API caller may ask for a shorter life (options["lifetime"], seconds), never longer."""
+    longest = app_settings.FILE_LIFETIME
+    asked = audit.options.get("lifetime")
+    if isinstance(asked, int) and asked > 0:
+        return min(longest, timedelta(seconds=asked))
+    return longest
 
 
 def email_link(file: DownloadFile) -> None:

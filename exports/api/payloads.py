@@ -1,0 +1,313 @@
+"""What the API reads (query strings, JSON bodies) and what it answers (public JSON shapes).
+
+Everything a caller sends is checked here against an allow-list, and anything unknown is a
+400 that names it: a misspelt parameter is never silently dropped.
+"""
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, QueryDict
+from django.urls import reverse
+from django.utils import timezone
+
+from exports.api.problems import ApiError
+from exports.conf import app_settings
+from exports.datasets.base import DATASETS, Dataset
+from exports.datasets.conditions import OPERATORS, ConditionError, to_q
+from exports.formats import WRITERS
+from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
+
+# Seed 000's filters: a date range on `created`, and the game/task a row belongs to.
+SHORTCUTS = {"from": "created", "to": "created", "game": "game", "task": "task"}
+QUERY_PARAMS = {"format", "filter", "limit", *SHORTCUTS}
+BODY_KEYS = {"dataset", "format", "filters", "options", "delivery", "lifetime"}
+FILTER_KEYS = {"conditions", "limit", *SHORTCUTS}
+FLAG_OPTIONS = ("data_dictionary", "sort_columns", "simplified")
+API_DELIVERIES = (Delivery.BACKGROUND, Delivery.EMAIL)
+
+
+@dataclass
+class ExportRequest:
+    dataset: str
+    format: str
+    filters: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    delivery: str = Delivery.BACKGROUND
+
+
+def declared_dataset(name: str, status: int = 404) -> Dataset:
+    """Only datasets declared in code are served: never an admin changelist source."""
+    dataset = DATASETS.get(name)
+    if dataset is None:
+        known = ", ".join(sorted(DATASETS))
+        raise ApiError(status, f"Unknown dataset {name!r}; known: {known}.", "unknown_dataset")
+    return dataset
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def immediate_request(params: QueryDict, dataset: Dataset) -> tuple[str, dict[str, Any]]:
+    """`?format=csv&filter=<JSON>&limit=N&from=…&to=…&game=…&task=…` -> (format, filters)."""
+    unknown = sorted(set(params) - QUERY_PARAMS)
+    if unknown:
+        allowed = ", ".join(sorted(QUERY_PARAMS))
+        raise ApiError(400, f"Unknown query parameter {unknown[0]!r}; allowed: {allowed}.")
+    for name in params:
+        if len(params.getlist(name)) > 1:
+            raise ApiError(400, f"Query parameter {name!r} is given more than once.")
+    conditions = None
+    if "filter" in params:
+        try:
+            conditions = json.loads(params["filter"])
+        except json.JSONDecodeError as exc:
+            raise ApiError(400, f"The filter parameter is not valid JSON: {exc}.") from None
+    shortcuts = {k: params[k] for k in SHORTCUTS if k in params}
+    filters = build_filters(
+        dataset, conditions, shortcuts, params.get("limit"), app_settings.MAX_ROWS_IMMEDIATE
+    )
+    return params.get("format", "csv"), filters
+
+
+def export_request(request: HttpRequest) -> ExportRequest:
+    """The JSON body of POST exports/."""
+    if request.content_type != "application/json":
+        raise ApiError(415, "Send the export as a JSON object (Content-Type: application/json).")
+    limit = app_settings.API_MAX_BODY_BYTES
+    raw = request.read(limit + 1)  # bounded even when no Content-Length announced the size
+    if len(raw) > limit:
+        raise ApiError(413, f"The request body is over {limit} bytes.", "too_large")
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"The request body is not valid JSON: {exc}.", "bad_json") from None
+    body = expect(body, dict, "The request body")
+    refuse_unknown(body, BODY_KEYS, "field")
+    if "dataset" not in body:
+        raise ApiError(400, "The request body needs a 'dataset'.")
+    dataset = declared_dataset(expect(body["dataset"], str, "'dataset'"), status=400)
+    filters = expect(body.get("filters", {}), dict, "'filters'")
+    refuse_unknown(filters, FILTER_KEYS, "filters key")
+    shortcuts = {k: filters[k] for k in SHORTCUTS if k in filters}
+    cap = app_settings.MAX_ROWS_BACKGROUND
+    delivery = body.get("delivery", Delivery.BACKGROUND)
+    if delivery not in API_DELIVERIES:
+        raise ApiError(
+            400,
+            f"Unknown delivery {delivery!r}; use background or email "
+            "(for an immediate download, GET the dataset's own URL).",
+        )
+    return ExportRequest(
+        dataset=dataset.name,
+        format=expect(body.get("format", "csv"), str, "'format'"),
+        filters=build_filters(
+            dataset, filters.get("conditions"), shortcuts, filters.get("limit"), cap
+        ),
+        options=export_options(body.get("options", {}), body.get("lifetime")),
+        delivery=delivery,
+    )
+
+
+def expect(value: Any, kind: type, what: str) -> Any:
+    if not isinstance(value, kind):
+        names = {dict: "an object", str: "a string", list: "a list", bool: "true or false"}
+        raise ApiError(400, f"{what} must be {names.get(kind, kind.__name__)}.")
+    return value
+
+
+def refuse_unknown(given: dict[str, Any], allowed: set[str], what: str) -> None:
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise ApiError(
+            400, f"Unknown {what} {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}."
+        )
+
+
+def export_options(options: Any, lifetime: Any) -> dict[str, Any]:
+    options = dict(expect(options, dict, "'options'"))
+    refuse_unknown(options, {*FLAG_OPTIONS, "columns"}, "option")
+    for name in FLAG_OPTIONS:
+        if name in options and not expect(options[name], bool, f"Option {name!r}"):
+            del options[name]  # false is the default; keep duplicates comparable
+    if "columns" in options:
+        columns = expect(options["columns"], list, "Option 'columns'")
+        if not columns or not all(isinstance(c, str) for c in columns):
+            raise ApiError(400, "Option 'columns' must be a non-empty list of column names.")
+    if lifetime is not None:
+        longest = int(app_settings.FILE_LIFETIME.total_seconds())
+        if not isinstance(lifetime, int) or isinstance(lifetime, bool):
+            raise ApiError(400, "'lifetime' must be a whole number of seconds.")
+        if not 60 <= lifetime <= longest:
+            raise ApiError(400, f"'lifetime' must be between 60 and {longest} seconds.")
+        options["lifetime"] = lifetime
+    return options
+
+
+def build_filters(
+    dataset: Dataset, conditions: Any, shortcuts: dict[str, Any], limit: Any, cap: int
+) -> dict[str, Any]:
+    """The audit row's `filters`: {"conditions": …, "limit": N}, checked down to the values."""
+    conditions = merge(conditions, shortcut_conditions(dataset, shortcuts))
+    check_conditions(dataset, conditions)
+    filters: dict[str, Any] = {"conditions": conditions} if conditions not in (None, {}) else {}
+    if limit is not None:
+        filters["limit"] = parse_limit(limit, cap)
+    return filters
+
+
+def parse_limit(value: Any, cap: int) -> int:
+    try:
+        limit = int(value) if isinstance(value, int | str) and not isinstance(value, bool) else 0
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= cap:
+        raise ApiError(400, f"'limit' must be a whole number from 1 to {cap}.")
+    return limit
+
+
+def shortcut_conditions(dataset: Dataset, given: dict[str, Any]) -> dict[str, Any]:
+    """from/to are dates (both days included, in the site's time zone); game/task are ids."""
+    conditions: dict[str, Any] = {}
+    for name, value in given.items():
+        target = SHORTCUTS[name]
+        if target not in dataset.filters:
+            raise ConditionError(f"Dataset {dataset.name!r} cannot be filtered by {name!r}.")
+        if name in ("from", "to"):
+            day = parse_day(name, value)
+            bound = ("ge", day) if name == "from" else ("lt", day + timedelta(days=1))
+            conditions.setdefault(target, {})[bound[0]] = start_of(bound[1])
+        else:
+            conditions[target] = parse_id(name, value)
+    return conditions
+
+
+def parse_day(name: str, value: Any) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConditionError(f"Filter {name!r} must be a date like 2026-06-09.") from None
+
+
+def parse_id(name: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise ConditionError(f"Filter {name!r} must be a whole number (an id).")
+
+
+def start_of(day: date) -> str:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone()).isoformat()
+
+
+def merge(conditions: Any, extra: dict[str, Any]) -> Any:
+    """AND the shortcuts into the conditions (into every branch of an OR list)."""
+    if not extra:
+        return conditions
+    if conditions is None or conditions == {}:
+        return extra
+    branches = conditions if isinstance(conditions, list) else [conditions]
+    merged = []
+    for branch in branches:
+        if not isinstance(branch, dict):
+            raise ConditionError("Conditions must be an object or a list of objects.")
+        twice = sorted(set(branch) & set(extra))
+        if twice:
+            raise ConditionError(f"Filter {twice[0]!r} is given both in the filter and directly.")
+        merged.append({**branch, **extra})
+    return merged if isinstance(conditions, list) else merged[0]
+
+
+def check_conditions(dataset: Dataset, conditions: Any) -> None:
+    """Field names against the allow-list, then each value against its field's type, so a
+    bad value is a 400 naming the filter rather than an error in the middle of a stream."""
+    to_q(conditions, dataset.filters)
+    branches = conditions if isinstance(conditions, list) else [conditions or {}]
+    queryset = dataset.get_queryset()
+    for branch in branches:
+        for name, value in branch.items():
+            try:
+                queryset.filter(to_q({name: value}, dataset.filters))
+            except ValidationError as exc:
+                raise ConditionError(f"Filter {name!r}: {' '.join(exc.messages)}") from None
+            except (ValueError, TypeError) as exc:
+                raise ConditionError(f"Filter {name!r}: {exc}") from None
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, pk = text.partition("|")
+        return datetime.fromisoformat(when), uuid.UUID(pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ApiError(400, "The 'before' cursor is not one this API gave out.") from None
+
+
+# -- answering -------------------------------------------------------------------------------
+
+
+def encode_cursor(audit: ExportAudit) -> str:
+    text = f"{audit.queued_at.isoformat()}|{audit.pk}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def dataset_json(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "name": dataset.name,
+        "title": dataset.title,
+        "description": dataset.description,
+        "columns": [
+            {"name": c.name, "heading": c.heading, "type": c.kind, "description": c.description}
+            for c in dataset.columns
+        ],
+        "filters": [{"name": name, "operators": OPERATORS} for name in sorted(dataset.filters)],
+        "shortcuts": [name for name, target in SHORTCUTS.items() if target in dataset.filters],
+        "formats": [{"name": key, "title": title} for key, (title, _) in WRITERS.items()],
+    }
+
+
+def export_json(audit: ExportAudit, request: HttpRequest) -> dict[str, Any]:
+    """Public fields only: the requester appears as its display string, never as an id."""
+
+    def url(name: str, *args: Any) -> str:
+        return request.build_absolute_uri(reverse(f"exports_api:{name}", args=args))
+
+    file = getattr(audit, "download", None) if audit.status == ExportStatus.COMPLETED else None
+    return {
+        "id": str(audit.pk),
+        "dataset": audit.dataset,
+        "format": audit.format,
+        "delivery": audit.delivery,
+        "status": audit.status,
+        "requested_by": audit.requested_by_display,
+        "filters": audit.filters,
+        "options": audit.options,
+        "rows_written": audit.row_count,
+        "rows_expected": audit.rows_expected,
+        "percent": audit.progress_percent,
+        "bytes": audit.bytes,
+        "error": audit.error,
+        "notes": audit.notes,
+        "queued_at": audit.queued_at,
+        "started_at": audit.started_at,
+        "finished_at": audit.finished_at,
+        "url": url("export", audit.pk),
+        "cancel_url": url("cancel", audit.pk) if audit.status in PENDING else None,
+        "file": {
+            "filename": file.filename,
+            "content_type": file.content_type,
+            "size": file.size,
+            "created_at": file.created_at,
+            "expires_at": file.expires_at,
+            "url": url("file", audit.pk),
+        }
+        if file
+        else None,
+    }
