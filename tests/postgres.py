@@ -6,92 +6,33 @@ lane: a file, not memory, so a `qcluster` subprocess shares it). If DATABASE_URL
 set, that database is used and nothing is started.
 """
 
-import glob
 import os
-import pwd
 import shutil
-import socket
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from exports.tools.pgserver import (  # noqa: F401 - re-exported for tests/faults
+    PostgresServer,
+    PostgresUnavailable,
+    find_bindir,
+    free_port,
+    run_as,
+    unprivileged_user,
+)
+
 _server: dict[str, object] = {}
 
 
-def find_bindir() -> Path:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
-    if not candidates:
-        raise pytest.UsageError("No PostgreSQL server binaries (pg_ctl) found; set DATABASE_URL.")
-    return Path(candidates[0]).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def unprivileged_user() -> str | None:
-    """initdb refuses to run as root."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "nobody"):
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    raise pytest.UsageError("Running as root with no 'postgres' or 'nobody' user for initdb.")
-
-
-def run_as(user: str | None, *cmd: str) -> None:
-    prefix = ["runuser", "-u", user, "--"] if user else []
-    subprocess.run([*prefix, *cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
 def start() -> str:
-    bindir, user, port = find_bindir(), unprivileged_user(), free_port()
-    base = Path(tempfile.mkdtemp(prefix="exportdesk-pg-", dir="/tmp"))
-    base.chmod(0o755)
-    if user:
-        shutil.chown(base, user)
-    data = base / "data"
-    run_as(
-        user,
-        str(bindir / "initdb"),
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        "--auth=trust",
-        "-E",
-        "UTF8",
-        "--locale=C.UTF-8",
-        "--no-sync",
-    )
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
-    run_as(
-        user,
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-l",
-        str(base / "log"),
-        "-w",
-        "-o",
-        options,
-        "start",
-    )
-    _server.update(bindir=bindir, user=user, data=data, base=base)
-    return f"postgres://postgres@127.0.0.1:{port}/exportdesk"
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    server.start()
+    _server.update(server=server, base=server.base)
+    return server.database_url("exportdesk")
 
 
 def sqlite_url() -> str:
@@ -103,17 +44,8 @@ def sqlite_url() -> str:
 def stop() -> None:
     """Stop the server we started (if any) and remove our folder."""
     try:
-        if "data" in _server:
-            run_as(
-                _server["user"],
-                str(_server["bindir"] / "pg_ctl"),
-                "-D",
-                str(_server["data"]),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            )
+        if "server" in _server:
+            _server["server"].remove()
     finally:
         if "base" in _server:
             shutil.rmtree(_server["base"], ignore_errors=True)

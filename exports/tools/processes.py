@@ -1,5 +1,9 @@
-"""Stopping a child process (a qcluster, mostly) politely, then firmly."""
+"""Child processes of commands and tests (a qcluster, mostly): stop them politely or kill
+them outright, and find their descendants in /proc (no psutil here)."""
 
+import contextlib
+import os
+import signal
 import subprocess
 
 
@@ -12,3 +16,40 @@ def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def parent_pids() -> dict[int, int]:
+    """pid -> parent pid for every process we can see."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # pid (comm) state ppid ...; comm may hold spaces and parentheses
+                parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return parents
+
+
+def children_of(pid: int) -> list[int]:
+    """Every descendant of `pid`, parents before their children."""
+    parents = parent_pids()
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop(0)
+        kids = sorted(child for child, ppid in parents.items() if ppid == parent)
+        found.extend(kids)
+        frontier.extend(kids)
+    return found
+
+
+def kill_tree(proc: subprocess.Popen) -> list[int]:
+    """SIGKILL a process and all its descendants, children first: nothing gets to clean up."""
+    victims = children_of(proc.pid)
+    for pid in [*reversed(victims), proc.pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    return victims

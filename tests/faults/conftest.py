@@ -1,49 +1,14 @@
 """Helpers for provoking real faults: worker processes, tmpfs mounts, a second PostgreSQL."""
 
-import contextlib
-import os
-import shutil
-import signal
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests import postgres
+from exports.tools.pgserver import PostgresServer
+from exports.tools.processes import kill_tree
 from tests.conftest import spawn_qcluster
-
-
-def children_of(pid: int) -> list[int]:
-    """Every descendant of `pid`, read from /proc (no psutil here)."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                # pid (comm) state ppid ...; comm may hold spaces and parentheses
-                parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        kids = [child for child, ppid in parents.items() if ppid == parent]
-        found.extend(kids)
-        frontier.extend(kids)
-    return found
-
-
-def kill_tree(proc: subprocess.Popen) -> list[int]:
-    """SIGKILL a process and all its descendants, children first: nothing gets to clean up."""
-    victims = children_of(proc.pid)
-    for pid in [*victims, proc.pid]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    return victims
 
 
 @pytest.fixture
@@ -82,46 +47,11 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-class Server:
-    """A dedicated, initialised PostgreSQL that a test may stop and start at will."""
-
-    def __init__(self) -> None:
-        self.bindir, self.user = postgres.find_bindir(), postgres.unprivileged_user()
-        self.port = postgres.free_port()
-        self.base = Path(tempfile.mkdtemp(prefix="exportdesk-fault-pg-", dir="/tmp"))
-        self.base.chmod(0o755)
-        if self.user:
-            shutil.chown(self.base, self.user)
-        self.data = self.base / "data"
-        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
-        postgres.run_as(
-            self.user, str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-            "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
-        )  # fmt: skip
-
-    def pg_ctl(self, *args: str) -> None:
-        postgres.run_as(self.user, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args)
-
-    def start(self) -> None:
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off"
-        )
-        self.pg_ctl("-l", str(self.base / "log"), "-w", "-o", options, "start")
-
-    def stop(self) -> None:
-        self.pg_ctl("-m", "immediate", "-w", "stop")
-
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
-
-
 @pytest.fixture
-def spare_postgres() -> Iterator[Server]:
-    server = Server()
+def spare_postgres() -> Iterator[PostgresServer]:
+    """A dedicated, initialised PostgreSQL (not started) that a test may stop and start."""
+    server = PostgresServer(prefix="exportdesk-fault-pg-")
     try:
         yield server
     finally:
-        if server.running():
-            server.stop()
-        shutil.rmtree(server.base, ignore_errors=True)
+        server.remove()
