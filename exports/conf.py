@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "REQUEUE_AFTER_SECONDS": 600,
     "SWEEP_MINUTES": 1,
     "ORPHAN_GRACE_SECONDS": 3600,
+    # How long a worker waits out an unreachable database, object store or mail server (a
+    # restart, a network blip) before it gives up on the step at hand.
+    "OUTAGE_SECONDS": 60,
     # Per-user storage (files + running exports' reservations) in MiB; 0: no quota.
     "USER_QUOTA_MB": 1024.0,
     "QUOTA_STEP_MB": 8.0,

@@ -155,6 +155,8 @@ EXPORTS_SWEEP_MINUTES = envint("EXPORTS_SWEEP_MINUTES", 1)
 # The orphan scan leaves stored objects younger than this alone (an export in the middle of
 # saving its file has no row yet).
 EXPORTS_ORPHAN_GRACE_SECONDS = envint("EXPORTS_ORPHAN_GRACE_SECONDS", 3600)
+# A worker waits this long for an unreachable database, object store or mail server.
+EXPORTS_OUTAGE_SECONDS = envint("EXPORTS_OUTAGE_SECONDS", 60)
 # Per-user storage (files + running exports' reservations), in MiB; 0 = no quota.
 EXPORTS_USER_QUOTA_MB = float(env("EXPORTS_USER_QUOTA_MB", "1024"))
 EXPORTS_QUOTA_STEP_MB = float(env("EXPORTS_QUOTA_STEP_MB", "8"))

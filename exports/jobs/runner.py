@@ -9,11 +9,13 @@ attempt that replaced it. Cleanup is in `finally`: django-q2's timeout is a Syst
 import errno
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.core.files import File
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -28,6 +30,7 @@ from exports.jobs.quotas import Reservation, bytes_under
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ExportCancelled(Exception):
@@ -79,7 +82,7 @@ def split_options(options: dict) -> tuple[dict, list[str] | None]:
 
 
 def run(audit_id: str) -> None:
-    audit = claim(audit_id)
+    audit = retrying(lambda: claim(audit_id), lost_connection, f"claiming export {audit_id}")
     if audit is None:
         log.info("export %s is not queued any more; skipping", audit_id)
         return
@@ -137,8 +140,56 @@ def write(audit: ExportAudit, attempt: int, stored: list[str]):
         filename = filename_for(dataset.name, result.extension, timezone.now())
         key = storage_key(filename)
         stored.append(key)  # a failed save may leave a partial object: `finally` removes it
-        stored[-1] = save_whole(exports_storage(), key, File(tmp, name=filename))
+        stored[-1] = save_retrying(key, tmp, filename)
     return filename, result, size
+
+
+def save_retrying(key: str, tmp, filename: str) -> str:
+    """The file is complete: an object store that is briefly unreachable is waited for rather
+    than wasting the export. The heartbeat keeps beating meanwhile."""
+
+    def save() -> str:
+        tmp.seek(0)
+        return save_whole(exports_storage(), key, File(tmp, name=filename))
+
+    return retrying(save, unreachable, f"saving {key}")
+
+
+def retrying(action: Callable[[], T], worth_retrying: Callable[[Exception], bool], what: str) -> T:
+    """Run `action`; while it fails in a way `worth_retrying` accepts (a restart, a network
+    blip), try again with growing pauses for up to EXPORTS_OUTAGE_SECONDS, then give up."""
+    deadline = time.monotonic() + app_settings.OUTAGE_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            return action()
+        except Exception as exc:
+            if not worth_retrying(exc) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("%s: %s; trying again in %ss", what, exc, pause)
+            if isinstance(exc, DatabaseError):
+                close_connections()
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
+
+
+def lost_connection(exc: Exception) -> bool:
+    """The database went away (a restart, a dropped connection), not a bad query."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def unreachable(exc: Exception) -> bool:
+    """A connection that failed or timed out, or a server error: worth trying again."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    try:
+        from botocore.exceptions import ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+    except ImportError:  # no S3 support installed: nothing of botocore's can be raised
+        return False
+    if isinstance(exc, ClientError):
+        return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    return isinstance(exc, BotoConnectionError | HTTPClientError)
 
 
 def publish(
@@ -182,8 +233,11 @@ def file_lifetime(audit: ExportAudit) -> timedelta:
 def email_link(file: DownloadFile) -> None:
     from exports.delivery.mail import send_ready_email
 
+    def transient(exc: Exception) -> bool:
+        return lost_connection(exc) or unreachable(exc)
+
     try:
-        send_ready_email(file)
+        retrying(lambda: send_ready_email(file), transient, f"e-mailing export {file.audit_id}")
     except Exception as exc:  # the file is there; a mail failure must not hide it
         log.warning("export %s: could not send the e-mail: %s", file.audit_id, exc)
         ExportAudit.objects.filter(pk=file.audit_id).update(notes=f"E-mail not sent: {exc}")
@@ -194,6 +248,11 @@ def reason_for(exc: BaseException) -> str:
         return f"No space left to write the export: {exc}"
     if isinstance(exc, DatabaseError):
         return f"The database connection failed during the export: {exc}".strip()
+    if unreachable(exc):
+        return (
+            f"The file storage could not be reached for {app_settings.OUTAGE_SECONDS} s "
+            f"({exc}). Try the export again later."
+        )
     return str(exc) or type(exc).__name__
 
 
@@ -203,9 +262,13 @@ def with_fresh_connection(action: Callable[[], object]) -> object:
     try:
         return action()
     except DatabaseError:
-        for alias in ("default", "progress"):
-            connections[alias].close()
+        close_connections()
         return action()
+
+
+def close_connections() -> None:
+    for alias in ("default", "progress"):
+        connections[alias].close()
 
 
 def fail(audit: ExportAudit, attempt: int, exc: BaseException) -> None:
