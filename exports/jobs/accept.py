@@ -1,7 +1,6 @@
 """Accepting an export (audit row + queued job, committed together) and the worker entry point."""
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -121,17 +120,21 @@ def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict, 
 def enqueue(audit: ExportAudit) -> None:
     """With the ORM broker the job row joins the caller's transaction (an outbox for free);
     any other broker is told only once the audit row is committed."""
-    send = partial(
-        async_task,
-        "exports.jobs.accept.run_export",
-        str(audit.pk),
-        task_name=f"export-{audit.pk}",
-        group="exports",
-    )
+
+    def send() -> None:  # a function, not a partial: on_commit(robust=True) logs its name
+        async_task(
+            "exports.jobs.accept.run_export",
+            str(audit.pk),
+            task_name=f"export-{audit.pk}",
+            group="exports",
+        )
+
     if uses_orm_broker():
         send()
     else:
-        transaction.on_commit(send)
+        # robust: the audit row is committed by now; a broker that is down must not turn an
+        # accepted export into an error page (and a second request). The sweeper re-sends it.
+        transaction.on_commit(send, robust=True)
 
 
 def run_export(audit_id: str) -> None:

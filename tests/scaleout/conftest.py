@@ -93,11 +93,15 @@ def redis_broker(settings, monkeypatch, redis_url) -> str:
     switched: settings.Q_CLUSTER to what the scale-out block builds for Q_BROKER=redis, and the
     two Conf attributes it derives (monkeypatch restores them after the test)."""
     redis.Redis.from_url(redis_url).flushdb()
-    q_cluster = settings_from_env({"Q_BROKER": "redis", "REDIS_URL": redis_url})["Q_CLUSTER"]
+    use_redis_broker(settings, monkeypatch, redis_url)
+    return redis_url
+
+
+def use_redis_broker(settings, monkeypatch, url: str) -> None:
+    q_cluster = settings_from_env({"Q_BROKER": "redis", "REDIS_URL": url})["Q_CLUSTER"]
     settings.Q_CLUSTER = q_cluster
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", q_cluster["redis"])
-    return redis_url
 
 
 # --- SeaweedFS (S3) ---------------------------------------------------------------------------
