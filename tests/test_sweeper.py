@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.utils import timezone
+from django_q.conf import Conf
 from django_q.models import OrmQ, Schedule
 
 from exports.checks import check_queue_timing
@@ -121,6 +122,22 @@ def test_a_queued_export_still_in_the_broker_is_not_sent_twice(staff, demo_data,
     ExportAudit.objects.filter(pk=audit.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
     assert sweep().resent == []
     assert jobs_for(audit) == 1
+
+
+def test_a_job_taken_by_a_cluster_that_died_is_sent_again_after_the_requeue_delay(
+    staff, demo_data, settings
+):
+    """Found by the chaos run: a SIGKILLed qcluster's prefetched jobs stayed locked in the ORM
+    broker for Q_RETRY (over an hour by default) and their exports waited that long."""
+    settings.EXPORTS_REQUEUE_AFTER_SECONDS = 60
+    audit = queue_export(staff, "user_points", "csv").audit
+    ExportAudit.objects.filter(pk=audit.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
+    retry = timedelta(seconds=Conf.RETRY)
+    OrmQ.objects.update(lock=timezone.now() - timedelta(seconds=30) + retry)  # taken 30 s ago
+    assert sweep().resent == [], "a cluster took it moments ago: leave it to that cluster"
+    OrmQ.objects.update(lock=timezone.now() - timedelta(seconds=61) + retry)  # taken 61 s ago
+    assert sweep().resent == [str(audit.pk)]
+    assert jobs_for(audit) == 2  # the stale one and the new one: only one can claim
 
 
 def test_an_attempt_the_sweeper_replaced_can_no_longer_write(staff, demo_data):
