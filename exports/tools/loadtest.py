@@ -48,11 +48,14 @@ def database_url() -> str:
     return f"postgres://{auth}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
-def load_users(count: int) -> list[User]:
+def load_users(count: int, prefix: str = "loaduser") -> list[User]:
     perm = Permission.objects.get(codename="export_data")
     users = []
     for n in range(count):
-        user, _ = User.objects.get_or_create(username=f"loaduser{n:02d}")
+        name = f"{prefix}{n:02d}"
+        user, _ = User.objects.get_or_create(
+            username=name, defaults={"email": f"{name}@example.com"}
+        )
         user.user_permissions.add(perm)
         users.append(User.objects.get(pk=user.pk))  # fresh permission cache
     return users

@@ -225,15 +225,47 @@ class SeaweedFS:
         wait_until_serving(self.proc, answers, "SeaweedFS to accept S3 requests", self.log)
         self.sockets |= unix_sockets_of(self.proc.pid)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM; SIGKILL after `timeout` (it can hang on open client connections)."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
             self.sockets |= unix_sockets_of(self.proc.pid)
-        stop(self.proc)
+        stop(self.proc, timeout=timeout)
         # It leaves its unix sockets behind; remove ours only (bound by it, or named by our
         # ports), never another run's.
         ours = {f"-{port}.sock" for port in self.ports.values()}
         for path in Path(WEED_SOCKETS).parent.glob("seaweedfs-*.sock"):
             if str(path) in self.sockets or any(path.name.endswith(end) for end in ours):
                 path.unlink(missing_ok=True)
+
+
+class MailSink:
+    """An SMTP server on loopback (aiosmtpd, a test extra) that keeps each message as a file."""
+
+    def __init__(self, folder: Path) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.received = 0
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_ports(1)[0])
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's API
+        self.received += 1
+        (self.folder / f"{self.received:06d}.eml").write_bytes(envelope.original_content)
+        return "250 Message accepted for delivery"
+
+    def env(self) -> dict[str, str]:
+        """What project/settings.py needs to send through it."""
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(self.controller.port),
+        }
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()

@@ -1,12 +1,19 @@
+import argparse
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from exports.tools.chaos import CONFIGS, ChaosOptions, run_chaos, summary_lines
+from exports.tools.crowd import run_crowd
 from exports.tools.loadtest import asdict, run_load
 
 
 class Command(BaseCommand):
-    help = "Queue many exports from many users at once on this configuration and report."
+    help = (
+        "Queue many exports from many users at once on this configuration and report. "
+        "With --chaos: on servers of its own, inject faults at seeded moments and check "
+        "every request against the database and the storage."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--exports", type=int, default=200)
@@ -14,7 +21,40 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--rows", type=int, default=2000, help="Rows per export (about).")
         parser.add_argument("--timeout", type=float, default=1800)
+        parser.add_argument("--chaos", action="store_true", help="Inject faults (see README).")
+        parser.add_argument("--seed", type=int, default=1, help="Chaos: makes the plan repeat.")
+        parser.add_argument("--config", choices=sorted(CONFIGS), default="default")
+        parser.add_argument("--faults-per-kind", type=int, default=0, help="0: one per 150.")
+        parser.add_argument("--settle", type=float, default=180, help="Chaos: seconds, at most.")
+        parser.add_argument("--json", action="store_true", help="Chaos: print JSON.")
+        parser.add_argument("--keep", action="store_true", help="Chaos: keep the run's folder.")
+        # The crowd of a chaos run, started by the run itself in its own environment.
+        parser.add_argument("--chaos-client", metavar="SPEC", help=argparse.SUPPRESS)
 
-    def handle(self, *args, exports, users, workers, rows, timeout, **options):
-        report = run_load(exports, users, workers, rows, timeout)
-        self.stdout.write(json.dumps(asdict(report)))
+    def handle(self, *args, **o):
+        if o["chaos_client"]:
+            run_crowd(o["chaos_client"])
+            return
+        if not o["chaos"]:
+            report = run_load(o["exports"], o["users"], o["workers"], o["rows"], o["timeout"])
+            self.stdout.write(json.dumps(asdict(report)))
+            return
+        if o["exports"] < 1 or o["users"] < 1:
+            raise CommandError("--exports and --users must be at least 1.")
+        options = ChaosOptions(
+            config=o["config"],
+            seed=o["seed"],
+            exports=o["exports"],
+            users=min(o["users"], o["exports"]),
+            rows=o["rows"],
+            workers=o["workers"],
+            faults_per_kind=o["faults_per_kind"],
+            timeout=o["timeout"],
+            settle_seconds=o["settle"],
+            keep=o["keep"],
+        )
+        report = run_chaos(options)
+        if o["json"]:
+            self.stdout.write(json.dumps(report))
+        else:
+            self.stdout.write("\n".join(summary_lines(report)))

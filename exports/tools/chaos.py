@@ -1,0 +1,305 @@
+"""`export_load --chaos`: the usual load, faults at seeded moments, then a ledger of the result.
+
+This process is the conductor. It starts every server it will hurt (a throwaway PostgreSQL;
+for the scale-out configuration Redis and SeaweedFS too; an SMTP server when aiosmtpd is
+installed), all on loopback and free ports, and the qclusters; it plays no user itself. The
+crowd (`export_load --chaos-client`, exports.tools.crowd) runs in a child process configured
+by environment variables exactly like a deployment, and reports its progress in a status
+file. When the finished fraction reaches a fault's seeded moment, the conductor injects it.
+After the last one it tells the crowd, which waits (bounded) for everything to settle and
+writes the ledger. Every loop has a count or a deadline.
+"""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from exports.tools.crowd import CrowdSpec
+from exports.tools.faults import (
+    DEFAULT_KINDS,
+    ROOT,
+    SCALEOUT_KINDS,
+    Clusters,
+    Fault,
+    kill_cluster,
+    kill_worker,
+    plan,
+)
+from exports.tools.pgserver import PostgresServer
+from exports.tools.processes import stop
+from exports.tools.servers import MailSink, RedisServer, SeaweedFS, tail
+
+# A dead worker noticed in seconds, a lost job re-sent in seconds, orphans kept briefly: the
+# same mechanisms as in production, on a clock a short run can watch.
+QUICK_FAULTS = {
+    "EXPORTS_HEARTBEAT_SECONDS": "1",
+    "EXPORTS_STALE_SECONDS": "6",
+    "EXPORTS_REQUEUE_AFTER_SECONDS": "15",
+    "EXPORTS_ORPHAN_GRACE_SECONDS": "20",
+    "EXPORTS_SWEEP_MINUTES": "1",
+    "EXPORTS_PURGE_MINUTES": "1",
+    "EXPORTS_OUTAGE_SECONDS": "25",
+    "Q_TIMEOUT": "40",
+    "Q_RETRY": "50",
+}
+# Settings of the calling environment that must not leak into the run's own.
+CLEARED = ("EXPORTS_", "Q_", "EMAIL_", "DATABASE_URL", "REDIS_URL", "EXPORTDESK_VAR_DIR")
+CONFIGS = {"default": (DEFAULT_KINDS, 1), "scaleout": (SCALEOUT_KINDS, 2)}  # kinds, qclusters
+BUCKET = "exports"
+
+
+@dataclass
+class ChaosOptions:
+    config: str = "default"
+    seed: int = 1
+    exports: int = 60
+    users: int = 12
+    rows: int = 2000
+    workers: int = 2
+    faults_per_kind: int = 0  # 0: one per 150 exports, at least one
+    timeout: float = 1800
+    settle_seconds: float = 180
+    keep: bool = False
+
+    def per_kind(self) -> int:
+        return self.faults_per_kind or max(1, self.exports // 150)
+
+
+@dataclass
+class Stage:
+    """Everything the faults may strike."""
+
+    pg: PostgresServer
+    clusters: Clusters
+    tmp_dir: Path
+    redis: RedisServer | None = None
+    s3: SeaweedFS | None = None
+
+
+def restart_postgres(stage: Stage, fault: Fault, rng: random.Random) -> str:
+    stage.pg.restart("fast")
+    return "pg_ctl restart -m fast"
+
+
+def restart_redis(stage: Stage, fault: Fault, rng: random.Random) -> str:
+    stage.redis.stop()
+    time.sleep(fault.pause)
+    stage.redis.start()
+    return f"redis-server stopped, down {fault.pause}s, started again (its queue lost)"
+
+
+def stop_object_store(stage: Stage, fault: Fault, rng: random.Random) -> str:
+    began = time.monotonic()
+    stage.s3.stop(timeout=10)
+    stopped = time.monotonic() - began
+    time.sleep(fault.pause)
+    stage.s3.start()
+    return (
+        f"SeaweedFS stopped ({stopped:.1f}s to exit), paused {fault.pause}s, started again: "
+        f"down {time.monotonic() - began:.1f}s in all"
+    )
+
+
+INJECTORS = {
+    "worker_kill": lambda stage, fault, rng: kill_worker(stage.clusters, stage.tmp_dir, rng),
+    "cluster_kill": lambda stage, fault, rng: kill_cluster(stage.clusters, rng, fault.pause),
+    "pg_restart": restart_postgres,
+    "redis_restart": restart_redis,
+    "s3_outage": stop_object_store,
+}
+
+
+def base_env(workdir: Path, workers: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
+    for folder in ("storage", "tmp", "var"):
+        (workdir / folder).mkdir(exist_ok=True)
+    return {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "EXPORTDESK_VAR_DIR": str(workdir / "var"),
+        "EXPORTS_ROOT": str(workdir / "storage"),
+        "EXPORTS_TMP_DIR": str(workdir / "tmp"),
+        "EXPORTS_LOG_LEVEL": "WARNING",
+        "Q_WORKERS": str(workers),
+        **QUICK_FAULTS,
+    }
+
+
+def manage(env: dict[str, str], *args: str, log: Path) -> None:
+    with open(log, "ab") as out:
+        subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT, check=True, timeout=300,
+        )  # fmt: skip
+
+
+def read_status(workdir: Path) -> dict:
+    try:
+        return json.loads((workdir / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def inject_all(
+    faults: list[Fault], stage: Stage, crowd: subprocess.Popen, workdir: Path, options
+) -> None:
+    """Each fault when its share of the exports has finished; none after the deadline."""
+    rng = random.Random(options.seed + 1)
+    deadline = time.monotonic() + options.timeout
+    for fault in faults:
+        while crowd.poll() is None and time.monotonic() < deadline:
+            if read_status(workdir).get("final", 0) >= fault.at * options.exports:
+                started = time.monotonic()
+                fault.detail = INJECTORS[fault.kind](stage, fault, rng)
+                fault.seconds = round(time.monotonic() - started, 1)
+                break
+            time.sleep(0.2)
+        else:
+            fault.detail = "not injected: the crowd stopped or the deadline passed"
+
+
+def start_servers(options: ChaosOptions, workdir: Path, stack: ExitStack) -> tuple:
+    pg = PostgresServer(prefix="exportdesk-chaos-pg-")
+    stack.callback(pg.remove)
+    pg.start()
+    env = base_env(workdir, options.workers)
+    env["DATABASE_URL"] = pg.create_database("exportdesk")
+    redis = s3 = None
+    if options.config == "scaleout":
+        (workdir / "s3").mkdir()
+        redis, s3 = RedisServer(workdir), SeaweedFS(workdir / "s3")
+        stack.callback(redis.stop)
+        redis.start()
+        stack.callback(s3.stop)
+        s3.start()
+        s3.client().create_bucket(Bucket=BUCKET)
+        env.update({"Q_BROKER": "redis", "REDIS_URL": redis.url, **s3.env(BUCKET)})
+    return pg, redis, s3, env
+
+
+def mail_sink(workdir: Path, stack: ExitStack) -> MailSink | None:
+    """A real SMTP server when aiosmtpd is installed; else the console backend is used."""
+    try:
+        sink = MailSink(workdir / "mail")
+    except ImportError:
+        return None
+    sink.start()
+    stack.callback(sink.stop)
+    return sink
+
+
+def run_chaos(options: ChaosOptions) -> dict:
+    if options.config not in CONFIGS:
+        raise ValueError(f"--config must be one of {', '.join(CONFIGS)}")
+    kinds, cluster_count = CONFIGS[options.config]
+    workdir = Path(tempfile.mkdtemp(prefix="exportdesk-chaos-", dir="/tmp"))  # noqa: S108
+    began = time.monotonic()
+    faults = plan(options.seed, kinds, options.per_kind())
+    try:
+        with ExitStack() as stack:
+            pg, redis, s3, env = start_servers(options, workdir, stack)
+            sink = mail_sink(workdir, stack)
+            env.update(
+                sink.env()
+                if sink
+                else {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+            )
+            manage(env, "migrate", "--noinput", "-v0", log=workdir / "migrate.log")
+            spec = CrowdSpec(
+                seed=options.seed,
+                exports=options.exports,
+                users=options.users,
+                rows=options.rows,
+                workdir=str(workdir),
+                settle_seconds=options.settle_seconds,
+                load_seconds=options.timeout,
+                mail_dir=str(sink.folder) if sink else "",
+            )
+            (workdir / "spec.json").write_text(json.dumps(asdict(spec)))
+            clusters = Clusters(env, cluster_count, workdir)
+            stack.callback(clusters.stop_all)
+            clusters.start_all()
+            crowd = start_crowd(env, workdir)
+            stack.callback(stop, crowd, 10)
+            stage = Stage(pg, clusters, workdir / "tmp", redis, s3)
+            inject_all(faults, stage, crowd, workdir, options)
+            (workdir / "faults.done").touch()
+            crowd.wait(timeout=options.settle_seconds + options.timeout + 300)
+            report = read_report(workdir, crowd)
+            report.update(
+                scratch_left=sum(1 for _ in (workdir / "tmp").iterdir()),
+                config=options.config,
+                seed=options.seed,
+                qclusters=cluster_count,
+                workers_per_qcluster=options.workers,
+                qclusters_started=clusters.started,
+                faults=[asdict(f) for f in faults],
+                settings=QUICK_FAULTS,
+            )
+    finally:
+        if options.keep:
+            print(f"chaos run folder kept: {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report["wall_seconds"] = round(time.monotonic() - began, 1)
+    if options.keep:
+        (workdir / "chaos.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+def start_crowd(env: dict[str, str], workdir: Path) -> subprocess.Popen:
+    command = ["manage.py", "export_load", "--chaos-client", str(workdir / "spec.json")]
+    with open(workdir / "crowd.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def read_report(workdir: Path, crowd: subprocess.Popen) -> dict:
+    try:
+        return json.loads((workdir / "report.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(
+            f"the crowd wrote no report (exit {crowd.returncode}):\n{tail(workdir / 'crowd.log')}"
+        ) from exc
+
+
+def summary_lines(report: dict) -> list[str]:
+    """One line per figure, for people."""
+    reasons = "; ".join(f"{n} × {why}" for why, n in report["failed_by_reason"].items())
+    kinds: dict[str, int] = {}
+    for fault in report["faults"]:
+        if not fault["detail"].startswith("not injected"):
+            kinds[fault["kind"]] = kinds.get(fault["kind"], 0) + 1
+    lines = [
+        f"configuration  {report['config']} (seed {report['seed']}, "
+        f"{report['qclusters']} qcluster(s) x {report['workers_per_qcluster']} workers)",
+        "faults         " + (", ".join(f"{k} {n}" for k, n in kinds.items()) or "none"),
+        f"requested      {report['requested']}",
+        f"completed      {report['completed']}",
+        f"failed         {report['failed']}" + (f"  ({reasons})" if reasons else ""),
+        f"cancelled      {report['cancelled']}",
+        f"lost           {report['lost']}",
+        f"duplicates     {report['duplicates']}",
+        f"orphans        {report['orphans']} (+{report['orphans_in_grace']} within grace)",
+        f"dangling       {report['dangling']}",
+        f"leaked quota   {report['leaked_quota_bytes']} bytes",
+        f"unreadable     {report['unreadable']} of {report['files_read']} files read back",
+        f"p50 to ready   {report['p50_seconds']} s",
+        f"p95 to ready   {report['p95_seconds']} s",
+    ]
+    if "emails_sent" in report:
+        lines.append(
+            f"e-mails        {report['emails_sent']} sent for {report['emails_expected']} "
+            f"e-mail exports completed, {report['emails_missing']} missing"
+        )
+    lines.append(f"wall time      {report['wall_seconds']} s")
+    return lines
