@@ -51,7 +51,7 @@ def test_a_seeded_chaos_run_loses_nothing_and_keeps_every_file_whole():
     report = chaos_report("--exports", "60", "--users", "12", "--seed", "7")
     assert report["config"] == "default" and report["qclusters"] == 1
     assert_targets_met(report, DEFAULT_KINDS, 60)
-    assert report["qclusters_started"] == 2  # the one killed was started again
+    assert report["qclusters_started"] >= 2  # the one killed was started again
 
 
 def test_the_same_seed_plans_the_same_faults():

@@ -156,6 +156,7 @@ def inject_all(
     deadline = time.monotonic() + options.timeout
     for fault in faults:
         while crowd.poll() is None and time.monotonic() < deadline:
+            stage.clusters.revive()
             if read_status(workdir).get("final", 0) >= fault.at * options.exports:
                 started = time.monotonic()
                 fault.detail = INJECTORS[fault.kind](stage, fault, rng)
@@ -164,6 +165,14 @@ def inject_all(
             time.sleep(0.2)
         else:
             fault.detail = "not injected: the crowd stopped or the deadline passed"
+
+
+def supervise(clusters: Clusters, crowd: subprocess.Popen, timeout: float) -> None:
+    """Keep the qclusters running until the crowd has written its report."""
+    deadline = time.monotonic() + timeout
+    while crowd.poll() is None and time.monotonic() < deadline:
+        clusters.revive()
+        time.sleep(0.5)
 
 
 def start_servers(options: ChaosOptions, workdir: Path, stack: ExitStack) -> tuple:
@@ -232,7 +241,7 @@ def run_chaos(options: ChaosOptions) -> dict:
             stage = Stage(pg, clusters, workdir / "tmp", redis, s3)
             inject_all(faults, stage, crowd, workdir, options)
             (workdir / "faults.done").touch()
-            crowd.wait(timeout=options.settle_seconds + options.timeout + 300)
+            supervise(clusters, crowd, options.settle_seconds + options.timeout + 300)
             report = read_report(workdir, crowd)
             report.update(
                 scratch_left=sum(1 for _ in (workdir / "tmp").iterdir()),

@@ -4,6 +4,7 @@ Every target is a process this run started itself: a worker (a grandchild of a `
 spawned), a whole `qcluster`, our throwaway PostgreSQL, our Redis, our SeaweedFS.
 """
 
+import contextlib
 import os
 import random
 import signal
@@ -13,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from exports.tools.processes import kill_tree, parent_pids, stop
+from exports.tools.processes import parent_pids, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_KINDS = ("worker_kill", "cluster_kill", "pg_restart")
@@ -41,15 +42,19 @@ def plan(seed: int, kinds: tuple[str, ...], per_kind: int) -> list[Fault]:
 
 
 class Clusters:
-    """`manage.py qcluster` processes on the chaos environment; each logs to its own file."""
+    """`manage.py qcluster` processes on the chaos environment, each in a session of its own
+    (so that stopping one also ends whatever its sentinel left behind), logging to a file;
+    restarted when they exit, as a process supervisor would."""
 
     def __init__(self, env: dict[str, str], count: int, logdir: Path) -> None:
         self.env, self.logdir = env, logdir
         self.procs: list[subprocess.Popen | None] = [None] * count
+        self.started_at = [0.0] * count
         self.started = 0
 
     def start(self, index: int) -> None:
         self.started += 1
+        self.started_at[index] = time.monotonic()
         with open(self.logdir / f"qcluster-{index}.log", "ab") as log:
             self.procs[index] = subprocess.Popen(
                 [sys.executable, "manage.py", "qcluster"],
@@ -57,16 +62,36 @@ class Clusters:
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def start_all(self) -> None:
         for index in range(len(self.procs)):
             self.start(index)
 
+    def revive(self, every: float = 3.0) -> None:
+        """Start again a qcluster that exited (one started while Redis was down exits at once)."""
+        for index, proc in enumerate(self.procs):
+            waited = time.monotonic() - self.started_at[index]
+            if proc is not None and proc.poll() is not None and waited >= every:
+                end_group(proc)
+                self.start(index)
+
+    def kill(self, index: int) -> int:
+        """SIGKILL the whole qcluster at once; returns how many processes it had."""
+        proc = self.procs[index]
+        if proc is None or proc.poll() is not None:
+            return 0
+        count = 1 + sum(1 for pid in parent_pids() if in_group(pid, proc.pid))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        return count
+
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc is not None:
                 stop(proc, timeout=20)
+                end_group(proc)
 
     def workers(self) -> list[int]:
         """Grandchildren of each qcluster: its sentinel's workers, pusher and monitor."""
@@ -78,6 +103,20 @@ class Clusters:
     def busy_workers(self, tmp_dir: Path) -> list[int]:
         """Workers writing an export now: they hold a file open in EXPORTS_TMP_DIR."""
         return [pid for pid in self.workers() if holds_file_under(pid, tmp_dir)]
+
+
+def in_group(pid: int, group: int) -> bool:
+    try:
+        return pid != group and os.getpgid(pid) == group
+    except OSError:
+        return False
+
+
+def end_group(proc: subprocess.Popen) -> None:
+    """SIGKILL what is left of an exited qcluster's session (a sentinel and workers whose
+    main process is gone keep running otherwise)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def holds_file_under(pid: int, folder: Path) -> bool:
@@ -95,32 +134,28 @@ def holds_file_under(pid: int, folder: Path) -> bool:
     return False
 
 
-def kill_worker(clusters: Clusters, tmp_dir: Path, rng: random.Random) -> str:
-    """SIGKILL a worker in the middle of an export (waits up to 10 s for one to be busy)."""
-    deadline = time.monotonic() + 10
+def kill_worker(clusters: Clusters, tmp_dir: Path, rng: random.Random, wait: float = 30) -> str:
+    """SIGKILL a worker in the middle of an export, as the OOM killer would. Never an idle one:
+    django-q2's idle worker waits for a task holding the task queue's lock, and dying with it
+    leaves the whole cluster stuck (a multiprocessing.Queue limitation)."""
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         busy = sorted(clusters.busy_workers(tmp_dir))
         if busy:
-            victim, what = rng.choice(busy), "a busy worker"
-            break
+            victim = rng.choice(busy)
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                continue  # it finished meanwhile
+            return f"SIGKILL a busy worker (pid {victim})"
         time.sleep(0.1)
-    else:
-        candidates = sorted(clusters.workers())
-        if not candidates:
-            return "no worker process to kill"
-        victim, what = rng.choice(candidates), "an idle qcluster child"
-    try:
-        os.kill(victim, signal.SIGKILL)
-    except ProcessLookupError:
-        return f"{what} (pid {victim}) had already exited"
-    return f"SIGKILL {what} (pid {victim})"
+    return f"not injected: no worker was busy for {wait:.0f}s"
 
 
 def kill_cluster(clusters: Clusters, rng: random.Random, pause: float) -> str:
     """SIGKILL a whole qcluster and everything under it, then start a new one."""
     index = rng.randrange(len(clusters.procs))
-    proc = clusters.procs[index]
-    victims = kill_tree(proc) if proc is not None and proc.poll() is None else []
+    victims = clusters.kill(index)
     time.sleep(pause)
     clusters.start(index)
-    return f"SIGKILL qcluster {index} and its {len(victims)} processes; restarted after {pause}s"
+    return f"SIGKILL qcluster {index} ({victims} processes); restarted after {pause}s"

@@ -46,10 +46,18 @@ def children_of(pid: int) -> list[int]:
 
 
 def kill_tree(proc: subprocess.Popen) -> list[int]:
-    """SIGKILL a process and all its descendants, children first: nothing gets to clean up."""
-    victims = children_of(proc.pid)
-    for pid in [*reversed(victims), proc.pid]:
+    """SIGKILL a process and all its descendants: nothing gets to clean up. Each one is frozen
+    (SIGSTOP) before its children are listed, so none can start a replacement meanwhile (a
+    qcluster's sentinel reincarnates a dead worker at once)."""
+    frozen, frontier = [], [proc.pid]
+    while frontier:
+        pid = frontier.pop()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+        frozen.append(pid)
+        frontier += [child for child, parent in parent_pids().items() if parent == pid]
+    for pid in frozen:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     proc.wait(timeout=10)
-    return victims
+    return frozen[1:]
