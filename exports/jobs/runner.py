@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+import psycopg
 from django.core.files import File
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import F
@@ -27,6 +28,7 @@ from exports.delivery.safesave import remove, save_whole
 from exports.delivery.storage import exports_storage, storage_key
 from exports.jobs.heartbeat import Heartbeat
 from exports.jobs.quotas import Reservation, bytes_under
+from exports.jobs.sweeper import back_to_queue
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,9 @@ def run(audit_id: str) -> None:
             email_link(file)
     except ExportCancelled:
         log.info("export %s was cancelled", audit.pk)
+    except Exception as exc:
+        if not (lost_connection(exc) and try_again(audit, attempt, exc)):
+            fail(audit, attempt, exc)
     except BaseException as exc:
         fail(audit, attempt, exc)
         if not isinstance(exc, Exception):
@@ -174,8 +179,25 @@ def retrying(action: Callable[[], T], worth_retrying: Callable[[Exception], bool
 
 
 def lost_connection(exc: Exception) -> bool:
-    """The database went away (a restart, a dropped connection), not a bad query."""
-    return isinstance(exc, OperationalError | InterfaceError)
+    """The database went away (a restart, a dropped connection), not a bad query. COPY runs on
+    psycopg's own cursor, whose errors Django does not wrap."""
+    return isinstance(
+        exc, OperationalError | InterfaceError | psycopg.OperationalError | psycopg.InterfaceError
+    )
+
+
+def try_again(audit: ExportAudit, attempt: int, exc: Exception) -> bool:
+    """A lost database connection is the database's fault, not the export's: back to the queue
+    while attempts remain, as the sweeper does for a worker that died. False: fail it now."""
+    if attempt >= app_settings.MAX_ATTEMPTS:
+        return False
+    mine = ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING, attempts=attempt)
+    note = f"The database connection was lost during attempt {attempt} ({exc}); re-queued."
+    requeued = retrying(
+        lambda: back_to_queue(audit, mine, note[:2000]), lost_connection, "re-queueing"
+    )
+    log.warning("export %s: %s", audit.pk, note if requeued else "not ours any more")
+    return True
 
 
 def unreachable(exc: Exception) -> bool:
@@ -246,7 +268,7 @@ def email_link(file: DownloadFile) -> None:
 def reason_for(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return f"No space left to write the export: {exc}"
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, DatabaseError | psycopg.Error):
         return f"The database connection failed during the export: {exc}".strip()
     if unreachable(exc):
         return (

@@ -79,16 +79,30 @@ def sweep_stale(now: datetime, swept: Swept) -> None:
                     finished_at=now,
                 ):
                     swept.failed.append(str(audit.pk))
-            elif still.update(
-                status=ExportStatus.QUEUED,
-                heartbeat_at=now,
-                reserved_bytes=0,
-                row_count=0,
-                error="",
-                notes=f"Worker stopped responding during attempt {audit.attempts}; re-queued.",
+            elif back_to_queue(
+                audit,
+                still,
+                f"Worker stopped responding during attempt {audit.attempts}; re-queued.",
+                now,
             ):
-                enqueue(audit)  # ORM broker: commits with the update; others: on commit
                 swept.requeued.append(str(audit.pk))
+
+
+def back_to_queue(audit: ExportAudit, attempt, note: str, now: datetime | None = None) -> bool:
+    """`attempt` (a queryset: the running export as last seen) -> queued, with a new job: in
+    the same transaction with the ORM broker, on commit with any other."""
+    with transaction.atomic():
+        if not attempt.update(
+            status=ExportStatus.QUEUED,
+            heartbeat_at=now or timezone.now(),
+            reserved_bytes=0,
+            row_count=0,
+            error="",
+            notes=note,
+        ):
+            return False
+        enqueue(audit)
+    return True
 
 
 def max_attempts() -> int:
