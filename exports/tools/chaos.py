@@ -20,6 +20,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from exports.tools.crowd import CrowdSpec
@@ -54,6 +55,7 @@ QUICK_FAULTS = {
 CLEARED = ("EXPORTS_", "Q_", "EMAIL_", "DATABASE_URL", "REDIS_URL", "EXPORTDESK_VAR_DIR")
 CONFIGS = {"default": (DEFAULT_KINDS, 1), "scaleout": (SCALEOUT_KINDS, 2)}  # kinds, qclusters
 BUCKET = "exports"
+CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
 
 
 @dataclass
@@ -159,6 +161,7 @@ def inject_all(
             stage.clusters.revive()
             if read_status(workdir).get("final", 0) >= fault.at * options.exports:
                 started = time.monotonic()
+                fault.when = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
                 fault.detail = INJECTORS[fault.kind](stage, fault, rng)
                 fault.seconds = round(time.monotonic() - started, 1)
                 break
@@ -205,62 +208,60 @@ def mail_sink(workdir: Path, stack: ExitStack) -> MailSink | None:
     return sink
 
 
+def set_stage(options: ChaosOptions, workdir: Path, stack: ExitStack) -> tuple[Stage, dict]:
+    """Servers, schema, the crowd's instructions and the qclusters; all undone by `stack`."""
+    pg, redis, s3, env = start_servers(options, workdir, stack)
+    sink = mail_sink(workdir, stack)
+    env.update(sink.env() if sink else {"EMAIL_BACKEND": CONSOLE_MAIL})
+    manage(env, "migrate", "--noinput", "-v0", log=workdir / "migrate.log")
+    spec = CrowdSpec(
+        seed=options.seed,
+        exports=options.exports,
+        users=options.users,
+        rows=options.rows,
+        workdir=str(workdir),
+        settle_seconds=options.settle_seconds,
+        load_seconds=options.timeout,
+        mail_dir=str(sink.folder) if sink else "",
+    )
+    (workdir / "spec.json").write_text(json.dumps(asdict(spec)))
+    clusters = Clusters(env, CONFIGS[options.config][1], workdir)
+    stack.callback(clusters.stop_all)
+    clusters.start_all()
+    return Stage(pg, clusters, workdir / "tmp", redis, s3), env
+
+
 def run_chaos(options: ChaosOptions) -> dict:
-    if options.config not in CONFIGS:
-        raise ValueError(f"--config must be one of {', '.join(CONFIGS)}")
-    kinds, cluster_count = CONFIGS[options.config]
     workdir = Path(tempfile.mkdtemp(prefix="exportdesk-chaos-", dir="/tmp"))  # noqa: S108
     began = time.monotonic()
-    faults = plan(options.seed, kinds, options.per_kind())
+    faults = plan(options.seed, CONFIGS[options.config][0], options.per_kind())
     try:
         with ExitStack() as stack:
-            pg, redis, s3, env = start_servers(options, workdir, stack)
-            sink = mail_sink(workdir, stack)
-            env.update(
-                sink.env()
-                if sink
-                else {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
-            )
-            manage(env, "migrate", "--noinput", "-v0", log=workdir / "migrate.log")
-            spec = CrowdSpec(
-                seed=options.seed,
-                exports=options.exports,
-                users=options.users,
-                rows=options.rows,
-                workdir=str(workdir),
-                settle_seconds=options.settle_seconds,
-                load_seconds=options.timeout,
-                mail_dir=str(sink.folder) if sink else "",
-            )
-            (workdir / "spec.json").write_text(json.dumps(asdict(spec)))
-            clusters = Clusters(env, cluster_count, workdir)
-            stack.callback(clusters.stop_all)
-            clusters.start_all()
+            stage, env = set_stage(options, workdir, stack)
             crowd = start_crowd(env, workdir)
             stack.callback(stop, crowd, 10)
-            stage = Stage(pg, clusters, workdir / "tmp", redis, s3)
             inject_all(faults, stage, crowd, workdir, options)
             (workdir / "faults.done").touch()
-            supervise(clusters, crowd, options.settle_seconds + options.timeout + 300)
+            supervise(stage.clusters, crowd, options.settle_seconds + options.timeout + 300)
             report = read_report(workdir, crowd)
-            report.update(
-                scratch_left=sum(1 for _ in (workdir / "tmp").iterdir()),
-                config=options.config,
-                seed=options.seed,
-                qclusters=cluster_count,
-                workers_per_qcluster=options.workers,
-                qclusters_started=clusters.started,
-                faults=[asdict(f) for f in faults],
-                settings=QUICK_FAULTS,
-            )
+        report.update(
+            config=options.config,
+            seed=options.seed,
+            qclusters=len(stage.clusters.procs),
+            workers_per_qcluster=options.workers,
+            qclusters_started=stage.clusters.started,
+            scratch_left=sum(1 for _ in (workdir / "tmp").iterdir()),
+            faults=[asdict(f) for f in faults],
+            settings=QUICK_FAULTS,
+            wall_seconds=round(time.monotonic() - began, 1),
+        )
+        if options.keep:
+            (workdir / "chaos.json").write_text(json.dumps(report, indent=1))
     finally:
         if options.keep:
             print(f"chaos run folder kept: {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    report["wall_seconds"] = round(time.monotonic() - began, 1)
-    if options.keep:
-        (workdir / "chaos.json").write_text(json.dumps(report, indent=1))
     return report
 
 

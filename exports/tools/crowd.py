@@ -15,7 +15,7 @@ import random
 import re
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
@@ -274,7 +274,12 @@ class Crowd:
             "emails_sent": sum(per_file.values()),
             "emails_expected": len(completed_email),
             "emails_missing": len(missing),
-            "emails_missing_for": sorted(missing)[:20],
+            "emails_missing_for": {
+                str(pk): f"{finished:%H:%M:%S.%f}"[:-3]
+                for pk, finished in ExportAudit.objects.filter(pk__in=missing[:20]).values_list(
+                    "pk", "finished_at"
+                )
+            },
             "emails_not_sent_noted": len(unsent),
             "files_mailed_twice": sum(1 for n in per_file.values() if n > 1),
         }
@@ -283,6 +288,3 @@ class Crowd:
 def run_crowd(spec_path: str) -> dict:
     logging.basicConfig(level=os.environ.get("EXPORTS_LOG_LEVEL", "WARNING"))
     return Crowd(CrowdSpec.read(spec_path)).run()
-
-
-__all__ = ["CrowdSpec", "asdict", "run_crowd"]

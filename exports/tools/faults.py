@@ -28,6 +28,7 @@ class Fault:
     pause: float  # seconds a killed cluster or a stopped object store stays down
     detail: str = ""
     seconds: float = 0.0  # how long injecting (and recovering from) it took
+    when: str = ""  # wall-clock time it struck (UTC), to read beside the logs
 
 
 def plan(seed: int, kinds: tuple[str, ...], per_kind: int) -> list[Fault]:
