@@ -237,6 +237,7 @@ class Crowd:
     def finish(self, wall: float) -> dict:
         # Everything has ended: let the purge (and its orphan scan) run once, as the schedule
         # would, then count what it left.
+        self.attempt("watch", self.watch)  # the last exports may have ended since the last tick
         self.attempt("purge", purge_expired)
         figures = ledger.check()
         if figures.orphans_in_grace:  # prove that those go too: once old enough, purge again
