@@ -8,6 +8,8 @@ When the conductor says the faults are over, it waits (bounded) for every export
 runs the purge once more, and writes the ledger's figures to `report.json`.
 """
 
+import email
+import email.policy
 import json
 import logging
 import os
@@ -261,8 +263,9 @@ class Crowd:
         if not self.spec.mail_dir:
             return {}
         per_file: Counter[str] = Counter()
-        for message in Path(self.spec.mail_dir).glob("*.eml"):
-            per_file.update(set(LINK.findall(message.read_text(errors="replace"))))
+        for path in Path(self.spec.mail_dir).glob("*.eml"):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            per_file.update(set(LINK.findall(message.get_body().get_content())))
         completed_email = [a for a in self.email_audits if a in self.file_of]
         unsent = set(
             str(pk)

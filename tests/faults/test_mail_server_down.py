@@ -3,6 +3,8 @@ few seconds of outage): the worker waits for it, up to EXPORTS_OUTAGE_SECONDS, a
 requester gets exactly one e-mail; down for longer, the audit row says the e-mail was not
 sent."""
 
+import email
+import email.policy
 import threading
 from pathlib import Path
 
@@ -33,8 +35,10 @@ def test_the_ready_email_waits_for_a_mail_server_that_comes_back(
         sink.stop()
     audit.refresh_from_db()
     assert audit.status == ExportStatus.COMPLETED and audit.notes == ""
-    [message] = (tmp_path / "mail").glob("*.eml")
-    assert DownloadFile.objects.get(audit=audit).get_absolute_url() in message.read_text()
+    [path] = (tmp_path / "mail").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    body = message.get_body().get_content()
+    assert DownloadFile.objects.get(audit=audit).get_absolute_url() in body
 
 
 def test_a_mail_server_down_for_longer_is_noted_on_the_audit_row(staff, demo_data, settings):
