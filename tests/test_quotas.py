@@ -101,7 +101,7 @@ def test_a_user_at_the_quota_cannot_queue_and_is_told_why(client, staff, demo_da
     client.force_login(staff)
     page = client.post(
         reverse("admin:exports_datasetexport_changelist"),
-        {"dataset": "users", "format": "csv", "delivery": "background"},
+        {"dataset": "user_points", "format": "csv", "delivery": "background"},
         follow=True,
     )
     assert "Storage quota exceeded" in page.content.decode()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
@@ -49,6 +50,9 @@ class Dataset:
     filters: Mapping[str, str]  # name a request may use -> ORM path
     description: str = ""
     allow_sensitive: frozenset[str] = field(default_factory=frozenset)
+    # "app_label.codename"s a user needs besides exports.export_data; None: the view permission
+    # on every model the dataset reads (see required_permissions).
+    permissions: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         model = self.model
@@ -61,6 +65,23 @@ class Dataset:
     @property
     def model(self) -> type[models.Model]:
         return apps.get_model(self.model_label)
+
+    def paths(self) -> list[str]:
+        """Every ORM path the dataset reads: its columns and its filters."""
+        return [c.source for c in self.columns] + list(self.filters.values())
+
+    def models_read(self) -> set[type[models.Model]]:
+        """Its model and every model a column or filter path joins to."""
+        found = {self.model}
+        for path in self.paths():
+            found.update(joined_models(self.model, path))
+        return found
+
+    def required_permissions(self) -> tuple[str, ...]:
+        """What a user needs to export this dataset (besides exports.export_data)."""
+        if self.permissions is not None:
+            return tuple(self.permissions)
+        return tuple(sorted(view_permission(model) for model in self.models_read()))
 
     def is_sensitive(self, path: str) -> bool:
         return path not in self.allow_sensitive and any(
@@ -99,6 +120,22 @@ def resolve_field(model: type[models.Model], path: str) -> models.Field:
         return model._meta.get_field(parts[-1])
     except FieldDoesNotExist as exc:
         raise ValueError(f"{model.__name__} has no field {path!r}") from exc
+
+
+def joined_models(model: type[models.Model], path: str) -> Iterator[type[models.Model]]:
+    """The models a path goes through: `user__username` joins to the user model."""
+    for part in path.split("__")[:-1]:
+        try:
+            model = model._meta.get_field(part).related_model
+        except FieldDoesNotExist:
+            return
+        if model is None:
+            return
+        yield model
+
+
+def view_permission(model: type[models.Model]) -> str:
+    return f"{model._meta.app_label}.{get_permission_codename('view', model._meta)}"
 
 
 def kind_of(model_field: models.Field) -> str:
@@ -141,6 +178,9 @@ DATASETS: dict[str, Dataset] = {
             title="User points",
             model_label="demo.UserPoint",
             description="Points earned per user, task and game.",
+            # The username, game and task names only label each row: whoever may view the
+            # points may export them (the default would also ask for view_user/game/task).
+            permissions=("demo.view_userpoint",),
             columns=_cols(
                 ("id", "id", "ID"),
                 ("user_id", "user_id", "User ID"),

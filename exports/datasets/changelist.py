@@ -15,7 +15,15 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db import models
 from django.test import RequestFactory
 
-from exports.datasets.base import SENSITIVE, Column, Dataset, UnknownDataset, get_dataset
+from exports.datasets.base import (
+    DATASETS,
+    SENSITIVE,
+    Column,
+    Dataset,
+    UnknownDataset,
+    get_dataset,
+    view_permission,
+)
 from exports.datasets.conditions import ConditionError
 
 ADMIN_PREFIX = "admin:"
@@ -43,6 +51,13 @@ class ChangelistDataset(Dataset):
         except (IncorrectLookupParameters, SuspiciousOperation) as exc:
             raise ConditionError(f"The admin refused these filters: {exc}") from exc
 
+    def required_permissions(self) -> tuple[str, ...]:
+        """The ModelAdmin decides about its own model (has_export_permission); the models
+        its columns join to need view permission, unless a declared dataset says otherwise."""
+        if self.permissions is not None:
+            return tuple(self.permissions)
+        return tuple(p for p in super().required_permissions() if p != view_permission(self.model))
+
 
 def model_admin_for(name: str):
     try:
@@ -67,8 +82,11 @@ def default_columns(model: type[models.Model]) -> list[Column]:
 def changelist_dataset(name: str, user, querystring: str) -> ChangelistDataset:
     model_admin = model_admin_for(name)
     model = model_admin.model
+    permissions = None
     if getattr(model_admin, "export_dataset", ""):
-        columns = list(get_dataset(model_admin.export_dataset).columns)
+        declared = get_dataset(model_admin.export_dataset)
+        columns = list(declared.columns)
+        permissions = declared.permissions
     elif getattr(model_admin, "export_columns", None):
         columns = [Column(c, c) for c in model_admin.export_columns]
     else:
@@ -79,27 +97,54 @@ def changelist_dataset(name: str, user, querystring: str) -> ChangelistDataset:
         model_label=model._meta.label,
         columns=tuple(columns),
         filters={"id": "pk"},
+        permissions=permissions,
         model_admin=model_admin,
         user=user,
         querystring=querystring,
     )
 
 
-def can_export(user, name: str) -> bool:
+def why_not(user, name: str) -> str:
+    """Why `user` may not export dataset `name` now; "" when they may.
+    Raises UnknownDataset for a name that is neither declared nor an exporting ModelAdmin."""
     if user is None or not user.is_active or not user.has_perm(EXPORT_PERMISSION):
-        return False
+        return "You do not have permission to export data."
     if name.startswith(ADMIN_PREFIX):
         model_admin = model_admin_for(name)
         request = RequestFactory().get("/")
         request.user = user
-        return model_admin.has_export_permission(request)
-    return True
+        if not model_admin.has_export_permission(request):
+            return f"You do not have permission to export {name.removeprefix(ADMIN_PREFIX)}."
+        dataset: Dataset = changelist_dataset(name, user, "")
+    else:
+        dataset = get_dataset(name)
+    missing = [p for p in dataset.required_permissions() if not user.has_perm(p)]
+    if missing:
+        return (
+            f"You do not have permission to export {dataset.title}: it needs {', '.join(missing)}."
+        )
+    return ""
+
+
+def can_export(user, name: str) -> bool:
+    """May `user` export dataset `name` now? The one answer every entry point uses."""
+    try:
+        return not why_not(user, name)
+    except UnknownDataset:
+        return False
+
+
+def exportable_datasets(user) -> list[Dataset]:
+    """The declared datasets `user` may export, in declaration order."""
+    return [d for d in DATASETS.values() if can_export(user, d.name)]
 
 
 def dataset_for(name: str, user, filters: dict[str, Any], columns: list[str] | None = None):
-    """The dataset an export reads, checked against the user's permissions right now."""
-    if not can_export(user, name):
-        raise PermissionDenied("You do not have permission to export this data.")
+    """The dataset an export reads, checked against the user's permissions right now.
+    Raises PermissionDenied (with the reason), UnknownDataset or ConditionError."""
+    reason = why_not(user, name)
+    if reason:
+        raise PermissionDenied(reason)
     if name.startswith(ADMIN_PREFIX):
         dataset: Dataset = changelist_dataset(name, user, filters.get("changelist", ""))
     else:
