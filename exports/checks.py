@@ -2,9 +2,12 @@
 export twice or declare a live one dead."""
 
 from django.conf import settings
+from django.contrib import admin
 from django.core.checks import Error, register
 
 from exports.conf import app_settings
+from exports.datasets.base import DATASETS, UnknownDataset
+from exports.datasets.changelist import configured_dataset
 
 
 @register()
@@ -41,4 +44,43 @@ def check_queue_timing(app_configs=None, **kwargs) -> list[Error]:
         )
     if app_settings.MAX_ATTEMPTS < 1:
         errors.append(Error("EXPORTS_MAX_ATTEMPTS must be at least 1.", id="exports.E003"))
+    return errors
+
+
+@register()
+def check_export_columns(app_configs=None, **kwargs) -> list[Error]:
+    """A column that reaches a secret (or no field at all) is left out of every export; say
+    so at start-up rather than let someone find the column missing."""
+    errors: list[Error] = []
+    hint = (
+        "Secret fields (password, token, api_key, *_hash...: see the README) are never "
+        "exported; remove the column, or fix its path."
+    )
+    for dataset in DATASETS.values():
+        for path, why in dataset.omitted:
+            errors.append(
+                Error(
+                    f"Dataset {dataset.name!r}: {path!r} is left out of every export: {why}.",
+                    hint=hint,
+                    id="exports.E004",
+                )
+            )
+    for model_admin in admin.site._registry.values():
+        if not hasattr(model_admin, "has_export_permission"):
+            continue
+        where = f"{type(model_admin).__name__} ({model_admin.model._meta.label})"
+        try:
+            omitted = configured_dataset(model_admin).omitted
+        except UnknownDataset as exc:
+            errors.append(Error(f"{where}: export_dataset: {exc}", id="exports.E004"))
+            continue
+        for path, why in omitted:
+            errors.append(
+                Error(
+                    f"{where}: export column {path!r} is left out of every export: {why}.",
+                    hint=hint,
+                    obj=model_admin,
+                    id="exports.E004",
+                )
+            )
     return errors

@@ -11,13 +11,13 @@ from typing import Any
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, SuspiciousOperation
 from django.db import models
 from django.test import RequestFactory
 
 from exports.datasets.base import (
     DATASETS,
-    SENSITIVE,
     Column,
     Dataset,
     UnknownDataset,
@@ -25,6 +25,7 @@ from exports.datasets.base import (
     view_permission,
 )
 from exports.datasets.conditions import ConditionError
+from exports.datasets.sensitive import is_sensitive_name
 
 ADMIN_PREFIX = "admin:"
 EXPORT_PERMISSION = "exports.export_data"
@@ -75,12 +76,14 @@ def default_columns(model: type[models.Model]) -> list[Column]:
     return [
         Column(f.attname, f.attname, str(f.verbose_name).capitalize())
         for f in model._meta.concrete_fields
-        if not SENSITIVE.search(f.name)
+        if not is_sensitive_name(f.name)
     ]
 
 
-def changelist_dataset(name: str, user, querystring: str) -> ChangelistDataset:
-    model_admin = model_admin_for(name)
+def configured_dataset(model_admin) -> Dataset:
+    """What the ModelAdmin's export settles for every user: `export_dataset`'s columns and
+    permissions, else `export_columns`, else the default columns. Secret or unknown columns
+    are left out (and listed in `omitted`); UnknownDataset for a bad `export_dataset`."""
     model = model_admin.model
     permissions = None
     if getattr(model_admin, "export_dataset", ""):
@@ -91,13 +94,51 @@ def changelist_dataset(name: str, user, querystring: str) -> ChangelistDataset:
         columns = [Column(c, c) for c in model_admin.export_columns]
     else:
         columns = default_columns(model)
-    return ChangelistDataset(
+    return Dataset(
         name=getattr(model_admin, "export_dataset", "") or model._meta.model_name,
         title=str(model._meta.verbose_name_plural).capitalize(),
         model_label=model._meta.label,
         columns=tuple(columns),
         filters={"id": "pk"},
         permissions=permissions,
+    )
+
+
+def shown_fields(model_admin, user) -> set[str]:
+    """The field names the admin shows `user`: the change form's (fieldsets, fields or
+    get_fields(request), minus exclude; readonly fields included), the changelist's columns,
+    and the primary key every admin URL carries."""
+    request = RequestFactory().get("/")
+    request.user = user
+    model = model_admin.model
+    try:  # an unsaved instance asks for the change form (UserAdmin gives None its add form)
+        fieldsets = model_admin.get_fieldsets(request, model())
+    except Exception:  # a hook that cannot cope with an unsaved object: the add form
+        fieldsets = model_admin.get_fieldsets(request)
+    shown = {*flatten_fieldsets(fieldsets), *model_admin.get_list_display(request)}
+    return {name for name in shown if isinstance(name, str)} | {model._meta.pk.name}
+
+
+def first_field(model: type[models.Model], path: str) -> str:
+    """The name of the model's own field a path starts from (`user_id`, `user__name`: user)."""
+    first = path.split("__")[0]
+    if first == "pk":
+        return model._meta.pk.name
+    try:
+        return model._meta.get_field(first).name
+    except FieldDoesNotExist:
+        return ""
+
+
+def changelist_dataset(name: str, user, querystring: str) -> ChangelistDataset:
+    """The ModelAdmin's export for `user`: never a field the admin hides from them."""
+    model_admin = model_admin_for(name)
+    configured = configured_dataset(model_admin)
+    shown = shown_fields(model_admin, user)
+    visible = [c for c in configured.columns if first_field(configured.model, c.source) in shown]
+    return ChangelistDataset(
+        **{f.name: getattr(configured, f.name) for f in dataclasses.fields(Dataset)}
+        | {"columns": tuple(visible)},
         model_admin=model_admin,
         user=user,
         querystring=querystring,
