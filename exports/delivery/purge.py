@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from exports.conf import app_settings
+from exports.delivery.ratelimit import forget_old_windows
 from exports.delivery.safesave import remove
 from exports.delivery.storage import exports_storage
 from exports.models import DownloadFile
@@ -38,6 +39,8 @@ def purge_expired(
                 transaction.on_commit(lambda name=name: delete_stored(name))
     if expired and not dry_run:
         log.info("purged %d expired download(s)", len(expired))
+    if not dry_run:
+        forget_old_windows(now)
     if orphans and not dry_run:
         purge_orphans(now=now)
     return [name for _, name in expired]
