@@ -1,9 +1,12 @@
 """System checks (`manage.py check`, and every qcluster start) for settings that would run an
-export twice or declare a live one dead."""
+export twice or declare a live one dead, export a secret, or purge somebody else's files."""
+
+import os
 
 from django.conf import settings
 from django.contrib import admin
 from django.core.checks import Error, register
+from django.core.files.storage import FileSystemStorage, InvalidStorageError, Storage, storages
 
 from exports.conf import app_settings
 from exports.datasets.base import DATASETS, UnknownDataset
@@ -84,3 +87,62 @@ def check_export_columns(app_configs=None, **kwargs) -> list[Error]:
                 )
             )
     return errors
+
+
+def storage_root(storage: Storage) -> tuple | None:
+    """Where a storage keeps its files: a real folder, or a bucket and prefix (S3 and the
+    like); None for a backend we cannot tell about."""
+    if isinstance(storage, FileSystemStorage):
+        return ("folder", os.path.realpath(storage.location))
+    bucket = getattr(storage, "bucket_name", None)
+    if bucket:
+        endpoint = getattr(storage, "endpoint_url", None)
+        return ("bucket", endpoint, bucket, (getattr(storage, "location", "") or "").strip("/"))
+    return None
+
+
+def root_of_alias(alias: str) -> tuple | None:
+    try:
+        return storage_root(storages[alias])
+    except Exception:  # noqa: BLE001 - a storage that cannot even be built holds no files
+        return None
+
+
+def other_roots(alias: str) -> dict[str, tuple | None]:
+    """Every other place files live: the other STORAGES aliases, MEDIA_ROOT, STATIC_ROOT."""
+    roots: dict[str, tuple | None] = {}
+    for other in settings.STORAGES:
+        if other != alias:
+            roots[f"STORAGES[{other!r}]"] = root_of_alias(other)
+    for name in ("MEDIA_ROOT", "STATIC_ROOT"):
+        if getattr(settings, name, None):
+            roots[name] = ("folder", os.path.realpath(getattr(settings, name)))
+    return roots
+
+
+@register()
+def check_exports_storage(app_configs=None, **kwargs) -> list[Error]:
+    """The orphan scan deletes files of its own shape that no row names: the storage must be
+    Exportdesk's alone, never the root of another app's files."""
+    alias = app_settings.STORAGE
+    hint = (
+        "Add a STORAGES alias of its own for exported files (a folder, or a bucket prefix "
+        "through the backend's `location`, that nothing else writes to) and name it in "
+        "EXPORTS_STORAGE."
+    )
+    if alias in ("default", "staticfiles"):
+        message = f"EXPORTS_STORAGE is {alias!r}: exported files must not share a storage."
+        return [Error(message, hint=hint, id="exports.E005")]
+    try:
+        root = storage_root(storages[alias])
+    except InvalidStorageError:
+        message = f"EXPORTS_STORAGE names {alias!r}, which is not in STORAGES."
+        return [Error(message, hint=hint, id="exports.E005")]
+    shared = [name for name, other in other_roots(alias).items() if root and other == root]
+    if not shared:
+        return []
+    message = (
+        f"EXPORTS_STORAGE {alias!r} keeps its files where {', '.join(shared)} does: the "
+        "orphan scan could delete files that are not exports."
+    )
+    return [Error(message, hint=hint, id="exports.E005")]
