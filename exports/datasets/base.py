@@ -52,8 +52,8 @@ class Dataset:
     # "app_label.codename"s a user needs besides exports.export_data; None: the view permission
     # on every model the dataset reads (see required_permissions).
     permissions: tuple[str, ...] | None = None
-    # (path, why) for every column or filter left out: a secret or an unknown field. Filled
-    # in here; the system check exports.E004 reports them at start-up.
+    # (path, why) for every column left out (a secret or an unknown field) and every filter
+    # left out (a secret). Filled in here; the system check exports.E004 reports them.
     omitted: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -68,10 +68,9 @@ class Dataset:
             else:
                 columns.append(self._complete(model, column))
         filters = {}
-        for name, path in self.filters.items():
-            problem = self.problem(path)
-            if problem:
-                omitted.append((path, problem))
+        for name, path in self.filters.items():  # may hold lookups the ORM resolves itself
+            if self.is_sensitive(path):
+                omitted.append((path, LEFT_OUT_SECRET))
             else:
                 filters[name] = path
         object.__setattr__(self, "columns", tuple(columns))
