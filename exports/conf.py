@@ -35,9 +35,8 @@ DEFAULTS: dict[str, Any] = {
     # Per-user storage (files + running exports' reservations) in MiB; 0: no quota.
     "USER_QUOTA_MB": 1024.0,
     "QUOTA_STEP_MB": 8.0,
-    # Downloads per user per minute; 0: no limit.
+    # Downloads per user per minute, counted in the database (DownloadCounter); 0: no limit.
     "DOWNLOADS_PER_MINUTE": 30,
-    "RATELIMIT_CACHE": "exports_ratelimit",
     "PRESIGNED_SECONDS": 300,
     # nginx `internal` location prefix for X-Accel-Redirect downloads; empty: off.
     "X_ACCEL_REDIRECT": "",

@@ -324,3 +324,21 @@ class ApiToken(models.Model):
         )
         self.refresh_from_db(fields=["revoked_at"])
         return bool(done)
+
+
+class DownloadCounter(models.Model):
+    """Downloads per user in one fixed one-minute window: the rate limit's counter, bumped by
+    one atomic upsert (exports.delivery.ratelimit), so every web process shares it and no
+    cache needs to be configured. Old windows go with the purge."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "window_start"], name="exports_one_counter")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} download(s) from {self.window_start:%H:%M}"

@@ -19,7 +19,7 @@ from exports.delivery import serving
 from exports.delivery.filenames import safe_filename
 from exports.delivery.guards import private_errors, servable
 from exports.delivery.purge import delete_stored
-from exports.delivery.ratelimit import rate_limited
+from exports.delivery.ratelimit import refused
 from exports.models import PENDING, ApiToken, DownloadFile, ExportAudit, ExportStatus, FileGone
 
 
@@ -129,7 +129,6 @@ def cancel(request: HttpRequest, pk) -> HttpResponse:
 @require_GET
 @login_required
 @private_errors
-@rate_limited
 def download(request: HttpRequest, pk) -> HttpResponse:
     file = get_owned_file(request, pk)
     if file.is_expired():
@@ -137,6 +136,10 @@ def download(request: HttpRequest, pk) -> HttpResponse:
         return private(response)
     if not servable(file):  # a stored name outside the storage root, or a missing object
         raise Http404
+    # Counted only now: links to unknown or foreign ids must not lock the owner out.
+    too_many = refused(request.user.pk)
+    if too_many:
+        return too_many
     file.filename = safe_filename(file.filename)  # one safe Content-Disposition header
     return private(serving.serve(request, file))
 

@@ -158,16 +158,9 @@ EXPORTS_ORPHAN_GRACE_SECONDS = envint("EXPORTS_ORPHAN_GRACE_SECONDS", 3600)
 # Per-user storage (files + running exports' reservations), in MiB; 0 = no quota.
 EXPORTS_USER_QUOTA_MB = float(env("EXPORTS_USER_QUOTA_MB", "1024"))
 EXPORTS_QUOTA_STEP_MB = float(env("EXPORTS_QUOTA_STEP_MB", "8"))
-# Downloads per user per minute, counted in a cache every web process shares; 0 = no limit.
+# Downloads per user per minute, counted in the database (every web process shares it); 0 = none.
 EXPORTS_DOWNLOADS_PER_MINUTE = envint("EXPORTS_DOWNLOADS_PER_MINUTE", 30)
-EXPORTS_RATELIMIT_CACHE = "exports_ratelimit"
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    EXPORTS_RATELIMIT_CACHE: {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "exports_ratelimit_cache",  # created by migration exports 0003
-    },
-}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LOGGING = {
     "version": 1,

@@ -5,15 +5,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 
 from exports.admin.forms import DatasetExportForm
 from exports.admin.options import accept
-from exports.datasets.base import DATASETS
-from exports.datasets.changelist import EXPORT_PERMISSION
+from exports.datasets.changelist import EXPORT_PERMISSION, can_export, exportable_datasets
 from exports.delivery.purge import purge_expired
 from exports.models import DatasetExport, DownloadFile, ExportAudit, FileGone
 
@@ -138,9 +137,17 @@ class ExportAuditAdmin(ReadOnlyAdmin):
 
 @admin.register(DatasetExport)
 class DatasetsAdmin(ReadOnlyAdmin):
-    """The registered datasets, exported with a date range, game/task and a row limit."""
+    """The declared datasets this user may export, with a date range, game/task and a row
+    limit. One page and nothing else: audit rows are shown by ExportAuditAdmin only."""
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view(self.changelist_view)
+        return [path("", view, name="{}_{}_changelist".format(*info))]
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None:
+            return False
         return request.user.is_active and request.user.has_perm(EXPORT_PERMISSION)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -149,7 +156,13 @@ class DatasetsAdmin(ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        form = DatasetExportForm(request.POST or None, initial=request.GET.dict() or None)
+        posted = request.POST.get("dataset", "")
+        if posted and not can_export(request.user, posted):
+            raise PermissionDenied
+        datasets = exportable_datasets(request.user)
+        form = DatasetExportForm(
+            request.POST or None, initial=request.GET.dict() or None, datasets=datasets
+        )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             options = {"data_dictionary": True} if data["data_dictionary"] else {}
@@ -167,7 +180,7 @@ class DatasetsAdmin(ReadOnlyAdmin):
             "title": "Export a dataset",
             "opts": self.model._meta,
             "form": form,
-            "datasets": DATASETS.values(),
+            "datasets": datasets,
         }
         return TemplateResponse(request, "admin/exports/datasets.html", context)
 

@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from exports.datasets.base import DATASETS, Dataset, resolve_field
+from exports.datasets.base import Dataset, resolve_field
 from exports.formats import format_choices
 from exports.models import REQUESTABLE_DELIVERIES, Delivery
 
@@ -40,9 +40,9 @@ class ExportOptionsForm(forms.Form):
         return options
 
 
-def related_choices(filter_name: str) -> list[tuple[str, str]]:
+def related_choices(filter_name: str, datasets: list[Dataset]) -> list[tuple[str, str]]:
     """Choices for a foreign-key filter (game, task) taken from the datasets that offer it."""
-    for dataset in DATASETS.values():
+    for dataset in datasets:
         if filter_name in dataset.filters:
             related = resolve_field(dataset.model, dataset.filters[filter_name]).related_model
             if related is None:
@@ -57,9 +57,10 @@ def start_of(day: date) -> str:
 
 
 class DatasetExportForm(forms.Form):
-    """The admin counterpart of seed 000's /v1/exports."""
+    """The admin counterpart of seed 000's /v1/exports, offering only `datasets` (those the
+    user may export)."""
 
-    dataset = forms.ChoiceField(choices=[(d.name, d.title) for d in DATASETS.values()])
+    dataset = forms.ChoiceField()
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive."
@@ -73,14 +74,16 @@ class DatasetExportForm(forms.Form):
     )
     data_dictionary = forms.BooleanField(required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, datasets: list[Dataset], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["game"].choices = related_choices("game")
-        self.fields["task"].choices = related_choices("task")
+        self.datasets = {d.name: d for d in datasets}
+        self.fields["dataset"].choices = [(d.name, d.title) for d in datasets]
+        self.fields["game"].choices = related_choices("game", datasets)
+        self.fields["task"].choices = related_choices("task", datasets)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        dataset = DATASETS.get(data.get("dataset", ""))
+        dataset = self.datasets.get(data.get("dataset", ""))
         if dataset is None:
             return data
         for name in ("game", "task"):

@@ -82,6 +82,9 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         count = len(ids)
     dataset = dataset_for(name, request.user, filters)
     form = ExportOptionsForm(request.POST if request.POST.get("post") else None, dataset=dataset)
+    if dataset.omitted and not form.is_bound:
+        left_out = "; ".join(f"{path} ({why})" for path, why in dataset.omitted)
+        messages.warning(request, f"Left out of this export: {left_out}.")
     if form.is_bound and form.is_valid():
         return accept(
             request,

@@ -11,12 +11,21 @@ from typing import Any
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, SuspiciousOperation
 from django.db import models
 from django.test import RequestFactory
 
-from exports.datasets.base import SENSITIVE, Column, Dataset, UnknownDataset, get_dataset
+from exports.datasets.base import (
+    DATASETS,
+    Column,
+    Dataset,
+    UnknownDataset,
+    get_dataset,
+    view_permission,
+)
 from exports.datasets.conditions import ConditionError
+from exports.datasets.sensitive import is_sensitive_name
 
 ADMIN_PREFIX = "admin:"
 EXPORT_PERMISSION = "exports.export_data"
@@ -43,6 +52,13 @@ class ChangelistDataset(Dataset):
         except (IncorrectLookupParameters, SuspiciousOperation) as exc:
             raise ConditionError(f"The admin refused these filters: {exc}") from exc
 
+    def required_permissions(self) -> tuple[str, ...]:
+        """The ModelAdmin decides about its own model (has_export_permission); the models
+        its columns join to need view permission, unless a declared dataset says otherwise."""
+        if self.permissions is not None:
+            return tuple(self.permissions)
+        return tuple(p for p in super().required_permissions() if p != view_permission(self.model))
+
 
 def model_admin_for(name: str):
     try:
@@ -60,46 +76,116 @@ def default_columns(model: type[models.Model]) -> list[Column]:
     return [
         Column(f.attname, f.attname, str(f.verbose_name).capitalize())
         for f in model._meta.concrete_fields
-        if not SENSITIVE.search(f.name)
+        if not is_sensitive_name(f.name)
     ]
 
 
-def changelist_dataset(name: str, user, querystring: str) -> ChangelistDataset:
-    model_admin = model_admin_for(name)
+def configured_dataset(model_admin) -> Dataset:
+    """What the ModelAdmin's export settles for every user: `export_dataset`'s columns and
+    permissions, else `export_columns`, else the default columns. Secret or unknown columns
+    are left out (and listed in `omitted`); UnknownDataset for a bad `export_dataset`."""
     model = model_admin.model
+    permissions = None
     if getattr(model_admin, "export_dataset", ""):
-        columns = list(get_dataset(model_admin.export_dataset).columns)
+        declared = get_dataset(model_admin.export_dataset)
+        columns = list(declared.columns)
+        permissions = declared.permissions
     elif getattr(model_admin, "export_columns", None):
         columns = [Column(c, c) for c in model_admin.export_columns]
     else:
         columns = default_columns(model)
-    return ChangelistDataset(
+    return Dataset(
         name=getattr(model_admin, "export_dataset", "") or model._meta.model_name,
         title=str(model._meta.verbose_name_plural).capitalize(),
         model_label=model._meta.label,
         columns=tuple(columns),
         filters={"id": "pk"},
+        permissions=permissions,
+    )
+
+
+def shown_fields(model_admin, user) -> set[str]:
+    """The field names the admin shows `user`: the change form's (fieldsets, fields or
+    get_fields(request), minus exclude; readonly fields included), the changelist's columns,
+    and the primary key every admin URL carries."""
+    request = RequestFactory().get("/")
+    request.user = user
+    model = model_admin.model
+    try:  # an unsaved instance asks for the change form (UserAdmin gives None its add form)
+        fieldsets = model_admin.get_fieldsets(request, model())
+    except Exception:  # a hook that cannot cope with an unsaved object: the add form
+        fieldsets = model_admin.get_fieldsets(request)
+    shown = {*flatten_fieldsets(fieldsets), *model_admin.get_list_display(request)}
+    return {name for name in shown if isinstance(name, str)} | {model._meta.pk.name}
+
+
+def first_field(model: type[models.Model], path: str) -> str:
+    """The name of the model's own field a path starts from (`user_id`, `user__name`: user)."""
+    first = path.split("__")[0]
+    if first == "pk":
+        return model._meta.pk.name
+    try:
+        return model._meta.get_field(first).name
+    except FieldDoesNotExist:
+        return ""
+
+
+def changelist_dataset(name: str, user, querystring: str) -> ChangelistDataset:
+    """The ModelAdmin's export for `user`: never a field the admin hides from them."""
+    model_admin = model_admin_for(name)
+    configured = configured_dataset(model_admin)
+    shown = shown_fields(model_admin, user)
+    visible = [c for c in configured.columns if first_field(configured.model, c.source) in shown]
+    return ChangelistDataset(
+        **{f.name: getattr(configured, f.name) for f in dataclasses.fields(Dataset)}
+        | {"columns": tuple(visible)},
         model_admin=model_admin,
         user=user,
         querystring=querystring,
     )
 
 
-def can_export(user, name: str) -> bool:
+def why_not(user, name: str) -> str:
+    """Why `user` may not export dataset `name` now; "" when they may.
+    Raises UnknownDataset for a name that is neither declared nor an exporting ModelAdmin."""
     if user is None or not user.is_active or not user.has_perm(EXPORT_PERMISSION):
-        return False
+        return "You do not have permission to export data."
     if name.startswith(ADMIN_PREFIX):
         model_admin = model_admin_for(name)
         request = RequestFactory().get("/")
         request.user = user
-        return model_admin.has_export_permission(request)
-    return True
+        if not model_admin.has_export_permission(request):
+            return f"You do not have permission to export {name.removeprefix(ADMIN_PREFIX)}."
+        dataset: Dataset = changelist_dataset(name, user, "")
+    else:
+        dataset = get_dataset(name)
+    missing = [p for p in dataset.required_permissions() if not user.has_perm(p)]
+    if missing:
+        return (
+            f"You do not have permission to export {dataset.title}: it needs {', '.join(missing)}."
+        )
+    return ""
+
+
+def can_export(user, name: str) -> bool:
+    """May `user` export dataset `name` now? The one answer every entry point uses."""
+    try:
+        return not why_not(user, name)
+    except UnknownDataset:
+        return False
+
+
+def exportable_datasets(user) -> list[Dataset]:
+    """The declared datasets `user` may export, in declaration order."""
+    return [d for d in DATASETS.values() if can_export(user, d.name)]
 
 
 def dataset_for(name: str, user, filters: dict[str, Any], columns: list[str] | None = None):
-    """The dataset an export reads, checked against the user's permissions right now."""
-    if not can_export(user, name):
-        raise PermissionDenied("You do not have permission to export this data.")
+    """The dataset an export reads, checked against the user's permissions right now.
+    Raises PermissionDenied (with the reason), UnknownDataset or ConditionError."""
+    reason = why_not(user, name)
+    if reason:
+        raise PermissionDenied(reason)
     if name.startswith(ADMIN_PREFIX):
         dataset: Dataset = changelist_dataset(name, user, filters.get("changelist", ""))
     else:

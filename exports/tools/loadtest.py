@@ -49,11 +49,15 @@ def database_url() -> str:
 
 
 def load_users(count: int) -> list[User]:
-    perm = Permission.objects.get(codename="export_data")
+    """Users who may export user_points: exports.export_data and demo.view_userpoint."""
+    perms = Permission.objects.filter(
+        content_type__app_label__in=["exports", "demo"],
+        codename__in=["export_data", "view_userpoint"],
+    )
     users = []
     for n in range(count):
         user, _ = User.objects.get_or_create(username=f"loaduser{n:02d}")
-        user.user_permissions.add(perm)
+        user.user_permissions.add(*perms)
         users.append(User.objects.get(pk=user.pk))  # fresh permission cache
     return users
 
