@@ -64,7 +64,7 @@ def test_admin_action_purges_expired_downloads(
             {"action": "purge_expired_downloads", "_selected_action": [live.pk]},
             follow=True,
         )
-    assert "Purged 1 expired download(s)." in response.content.decode()
+    assert "Purged 1 expired download." in response.content.decode()
     assert list(DownloadFile.objects.all()) == [live]
 
 

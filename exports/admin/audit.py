@@ -1,15 +1,20 @@
+"""Exportdesk's own admins: the read-only audit trail, the Datasets page and download files."""
+
 import json
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from exports.admin.forms import DatasetExportForm
 from exports.admin.options import accept
-from exports.datasets.base import DATASETS
 from exports.datasets.changelist import EXPORT_PERMISSION
+from exports.datasets.registry import registry
 from exports.delivery.purge import purge_expired
 from exports.models import DatasetExport, DownloadFile, ExportAudit
 
@@ -69,11 +74,11 @@ class ExportAuditAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="filters")
+    @admin.display(description=_("filters"))
     def filters_json(self, obj: ExportAudit) -> str:
         return pretty_json(obj.filters)
 
-    @admin.display(description="options")
+    @admin.display(description=_("options"))
     def options_json(self, obj: ExportAudit) -> str:
         return pretty_json(obj.options)
 
@@ -106,10 +111,10 @@ class DatasetsAdmin(ReadOnlyAdmin):
             return response or HttpResponseRedirect(request.path)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Export a dataset",
+            "title": _("Export a dataset"),
             "opts": self.model._meta,
             "form": form,
-            "datasets": DATASETS.values(),
+            "datasets": registry.all(),
         }
         return TemplateResponse(request, "admin/exports/datasets.html", context)
 
@@ -118,7 +123,8 @@ class DatasetsAdmin(ReadOnlyAdmin):
 class DownloadFileAdmin(admin.ModelAdmin):
     list_display = ["filename", "owner", "size_display", "created_at", "expires_at", "time_left"]
     list_filter = ["created_at", "expires_at"]
-    search_fields = ["filename", "owner__username"]
+    # The owner's login field, whatever the user model calls it (an e-mail, say).
+    search_fields = ["filename", f"owner__{get_user_model().USERNAME_FIELD}"]
     actions = ["purge_expired_downloads"]
     readonly_fields = [
         "owner",
@@ -134,7 +140,10 @@ class DownloadFileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(permissions=["delete"], description="Purge all expired downloads")
+    @admin.action(permissions=["delete"], description=_("Purge all expired downloads"))
     def purge_expired_downloads(self, request: HttpRequest, queryset) -> None:
-        removed = purge_expired()
-        self.message_user(request, f"Purged {len(removed)} expired download(s).", messages.SUCCESS)
+        count = len(purge_expired())
+        text = ngettext(
+            "Purged %(count)d expired download.", "Purged %(count)d expired downloads.", count
+        )
+        self.message_user(request, text % {"count": count}, messages.SUCCESS)

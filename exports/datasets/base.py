@@ -1,5 +1,6 @@
-"""Datasets: named, allow-listed sources of rows, and the registry of the declared ones."""
+"""Datasets: named, allow-listed sources of rows (the registry is in registry.py)."""
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from exports.datasets.conditions import ConditionError, to_q
+from exports.datasets.registry import UnknownDataset, get_dataset, registry
 
 # Django's own pattern for values it hides in error reports, plus the password field.
 SENSITIVE = re.compile(r"API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE", re.IGNORECASE)
@@ -51,12 +53,24 @@ class Dataset:
     allow_sensitive: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
-        model = self.model
-        columns = tuple(self._complete(model, c) for c in self.columns)
-        object.__setattr__(self, "columns", columns)
-        for path in [c.source for c in columns] + list(self.filters.values()):
+        for path in [c.source for c in self.columns] + list(self.filters.values()):
             if self.is_sensitive(path):
                 raise ValueError(f"Dataset {self.name!r}: {path!r} is a sensitive field.")
+        # Headings and kinds come from the model: at once when models are loaded, else when
+        # the registry first hands the dataset out (a datasets.py may be imported early).
+        if apps.models_ready:
+            model = self.model
+            columns = tuple(self._complete(model, c) for c in self.columns)
+            object.__setattr__(self, "columns", columns)
+            object.__setattr__(self, "_completed", True)
+
+    @property
+    def completed(self) -> bool:
+        return getattr(self, "_completed", False)
+
+    def complete(self) -> "Dataset":
+        """This dataset with headings and kinds filled in; needs the models loaded."""
+        return self if self.completed else dataclasses.replace(self)
 
     @property
     def model(self) -> type[models.Model]:
@@ -92,13 +106,18 @@ class Dataset:
 
 
 def resolve_field(model: type[models.Model], path: str) -> models.Field:
+    """The model field an ORM path ends at; `pk` is the primary key at any step."""
     parts = path.split("__")
-    for part in parts[:-1]:
-        model = model._meta.get_field(part).related_model
     try:
-        return model._meta.get_field(parts[-1])
-    except FieldDoesNotExist as exc:
+        for part in parts[:-1]:
+            model = _field(model, part).related_model
+        return _field(model, parts[-1])
+    except (FieldDoesNotExist, AttributeError) as exc:
         raise ValueError(f"{model.__name__} has no field {path!r}") from exc
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    return model._meta.pk if name == "pk" else model._meta.get_field(name)
 
 
 def kind_of(model_field: models.Field) -> str:
@@ -110,100 +129,11 @@ def kind_of(model_field: models.Field) -> str:
     return "text"
 
 
-def _cols(*specs: tuple[str, str] | tuple[str, str, str]) -> tuple[Column, ...]:
-    return tuple(Column(*spec) for spec in specs)
-
-
-RANGE = {"created": "created", "id": "pk"}
-
-DATASETS: dict[str, Dataset] = {
-    d.name: d
-    for d in [
-        Dataset(
-            name="users",
-            title="Users",
-            model_label="auth.User",
-            description="Accounts; never passwords or other secrets.",
-            columns=_cols(
-                ("id", "id", "User ID"),
-                ("username", "username"),
-                ("first_name", "first_name"),
-                ("last_name", "last_name"),
-                ("email", "email"),
-                ("is_active", "is_active"),
-                ("created", "date_joined", "Joined"),
-                ("last_login", "last_login"),
-            ),
-            filters={"created": "date_joined", "id": "pk", "is_active": "is_active"},
-        ),
-        Dataset(
-            name="user_points",
-            title="User points",
-            model_label="demo.UserPoint",
-            description="Points earned per user, task and game.",
-            columns=_cols(
-                ("id", "id", "ID"),
-                ("user_id", "user_id", "User ID"),
-                ("username", "user__username", "Username"),
-                ("game_id", "game_id", "Game ID"),
-                ("game", "game__name", "Game"),
-                ("task_id", "task_id", "Task ID"),
-                ("task", "task__name", "Task"),
-                ("points", "points", "Points"),
-                ("created", "created", "Created"),
-            ),
-            filters={
-                **RANGE,
-                "game": "game_id",
-                "task": "task_id",
-                "user": "user_id",
-                "points": "points",
-            },
-        ),
-        Dataset(
-            name="user_interactions",
-            title="User interactions",
-            model_label="demo.UserInteraction",
-            description="User actions with their JSON data; game/task live inside the data.",
-            columns=_cols(
-                ("id", "id", "ID"),
-                ("user_id", "user_id", "User ID"),
-                ("username", "user__username", "Username"),
-                ("action", "action", "Action"),
-                ("data", "data", "Data"),
-                ("created", "created", "Created"),
-            ),
-            filters={**RANGE, "user": "user_id", "action": "action"},
-        ),
-        Dataset(
-            name="wallet_transactions",
-            title="Wallet transactions",
-            model_label="demo.WalletTransaction",
-            description="Money moving in and out of user wallets.",
-            columns=_cols(
-                ("id", "id", "ID"),
-                ("user_id", "user_id", "User ID"),
-                ("username", "user__username", "Username"),
-                ("amount", "amount", "Amount"),
-                ("kind", "kind", "Kind"),
-                ("note", "note", "Note"),
-                ("created", "created", "Created"),
-            ),
-            filters={**RANGE, "user": "user_id", "kind": "kind", "amount": "amount"},
-        ),
-    ]
-}
-
-
-class UnknownDataset(LookupError):
-    pass
-
-
-def get_dataset(name: str) -> Dataset:
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise UnknownDataset(f"Unknown dataset {name!r}.") from None
-
-
-__all__ = ["DATASETS", "Column", "ConditionError", "Dataset", "get_dataset"]
+__all__ = [
+    "Column",
+    "ConditionError",
+    "Dataset",
+    "UnknownDataset",
+    "get_dataset",
+    "registry",
+]
