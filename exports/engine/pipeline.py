@@ -5,8 +5,8 @@ PostgreSQL rows come from COPY: whole files for the text formats (fastpath), typ
 the rest (rowsource); elsewhere from Django's iterator.
 """
 
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, BinaryIO
 
@@ -68,14 +68,23 @@ def export_tables(
     sources = build_sources(tables, row_cap() if max_rows is None else max_rows, opts)
     progress = Progress(on_progress, progress_every)
     notes: list[str] = []
-    # A transaction keeps PostgreSQL's cursors server-side and unmaterialised.
-    with transaction.atomic():
+    # A transaction keeps PostgreSQL's cursors server-side and unmaterialised: one on every
+    # database the tables are read from (a router may send a model to another alias).
+    with reading(sources):
         fast = fast_path(fmt, opts)
         if fast is None or not fast(out, sources, opts, progress):
             notes = write_with(writer_class(out, opts), sources, opts, progress)
         progress.report()
     notes.extend(cap_notes(sources, progress.per_table))
     return Result(progress.rows, writer_class.extension, writer_class.content_type, notes)
+
+
+@contextmanager
+def reading(sources: Sequence[TableSource]) -> Iterator[None]:
+    with ExitStack() as stack:
+        for alias in sorted({s.dataset.get_queryset().db for s in sources}):
+            stack.enter_context(transaction.atomic(using=alias))
+        yield
 
 
 def write_with(

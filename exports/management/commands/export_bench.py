@@ -116,7 +116,7 @@ def bare_copy(out, source: TableSource) -> int:
     count = 0
     statement = f"COPY ({inner}) TO STDOUT"
     with (
-        transaction.atomic(),
+        transaction.atomic(using=connection_.alias),
         connection_.cursor() as cursor,
         cursor.cursor.copy(statement) as copy,
     ):
@@ -141,7 +141,7 @@ def bare_openpyxl(out, source: TableSource) -> int:
     sheet = workbook.create_sheet(source.name)
     sheet.append([c.heading for c in source.dataset.columns])
     count = 0
-    with transaction.atomic(), connection_.cursor() as cursor:
+    with transaction.atomic(using=connection_.alias), connection_.cursor() as cursor:
         cursor.execute(wrap(inner, width, expressions) + " LIMIT 0")
         types = [d.type_code for d in cursor.description]
         statement = f"COPY ({wrap(inner, width, expressions)}) TO STDOUT (FORMAT binary)"
