@@ -350,16 +350,22 @@ def test_without_an_exports_storage_files_go_to_a_private_folder(settings, tmp_p
         storage.url(name)
 
 
-def test_check_says_what_an_incomplete_project_must_add():
+def check_incomplete_project(**env: str) -> tuple[int, str]:
+    """`manage.py check` in a fresh process on tests/incomplete_settings.py."""
     done = subprocess.run(
         [sys.executable, "-m", "django", "check", "--settings", "tests.incomplete_settings"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **env},
     )
-    report = done.stderr + done.stdout
-    assert done.returncode == 1, report
+    return done.returncode, done.stderr + done.stdout
+
+
+def test_check_says_what_an_incomplete_project_must_add():
+    returncode, report = check_incomplete_project()
+    assert returncode == 1, report
     for expected in [
         "(exports.E010) Exportdesk runs exports on django-q2, which is not installed",
         'Add "django_q" to INSTALLED_APPS',
@@ -376,12 +382,5 @@ def test_check_says_what_an_incomplete_project_must_add():
 
 
 def test_check_refuses_a_private_folder_the_web_server_serves(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "django", "check", "--settings", "tests.incomplete_settings"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "INCOMPLETE_MEDIA_EXPORTS": str(tmp_path)},
-    )
-    assert "(exports.E015) Exported files would be kept under MEDIA_ROOT" in done.stderr
+    _, report = check_incomplete_project(INCOMPLETE_MEDIA_EXPORTS=str(tmp_path))
+    assert "(exports.E015) Exported files would be kept under MEDIA_ROOT" in report
