@@ -10,6 +10,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timeuntil
+from django.utils.translation import gettext_lazy as _
 
 from exports.delivery.storage import exports_storage
 
@@ -17,20 +18,20 @@ from exports.delivery.storage import exports_storage
 class ExportStatus(models.TextChoices):
     """queued -> running -> completed | failed; queued or running -> cancelled."""
 
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 PENDING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 
 
 class Delivery(models.TextChoices):
-    BACKGROUND = "background", "Background (My downloads)"
-    IMMEDIATE = "immediate", "Immediate (download now)"
-    EMAIL = "email", "E-mail me a link when ready"
+    BACKGROUND = "background", _("Background (My downloads)")
+    IMMEDIATE = "immediate", _("Immediate (download now)")
+    EMAIL = "email", _("E-mail me a link when ready")
 
 
 class ExportAudit(models.Model):
@@ -55,20 +56,22 @@ class ExportAudit(models.Model):
     delivery = models.CharField(
         max_length=20, choices=Delivery.choices, default=Delivery.BACKGROUND
     )
-    row_count = models.BigIntegerField(default=0, help_text="Rows written so far.")
+    row_count = models.BigIntegerField(default=0, help_text=_("Rows written so far."))
     rows_expected = models.BigIntegerField(null=True, blank=True)
     bytes = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
-    notes = models.TextField(blank=True, help_text="What the writer had to change, if anything.")
+    notes = models.TextField(blank=True, help_text=_("What the writer had to change, if anything."))
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Last sign of life: when the job was (re)sent while queued, "
-        "the worker's beat while running.",
+        help_text=_(
+            "Last sign of life: when the job was (re)sent while queued, "
+            "the worker's beat while running."
+        ),
     )
     reserved_bytes = models.BigIntegerField(
-        default=0, help_text="Storage quota held by this export while it runs."
+        default=0, help_text=_("Storage quota held by this export while it runs.")
     )
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -76,8 +79,8 @@ class ExportAudit(models.Model):
 
     class Meta:
         ordering = ["-queued_at"]
-        verbose_name = "export audit row"
-        permissions = [("export_data", "Can export data")]
+        verbose_name = _("export audit row")
+        permissions = [("export_data", _("Can export data"))]
 
     def __str__(self) -> str:
         return f"{self.dataset}.{self.format} by {self.requested_by_display} ({self.status})"
@@ -121,8 +124,8 @@ class DatasetExport(ExportAudit):
 
     class Meta:
         proxy = True
-        verbose_name = "dataset"
-        verbose_name_plural = "datasets"
+        verbose_name = _("dataset")
+        verbose_name_plural = _("datasets")
 
 
 class DownloadFileQuerySet(models.QuerySet):
@@ -166,7 +169,7 @@ class DownloadFile(models.Model):
 
     @property
     def time_left(self) -> str:
-        return "expired" if self.is_expired() else timeuntil(self.expires_at)
+        return str(_("expired")) if self.is_expired() else timeuntil(self.expires_at)
 
     def open(self):
         return exports_storage().open(self.stored_name, "rb")

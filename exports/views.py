@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from exports.delivery import serving
@@ -78,12 +79,15 @@ def export_status(request: HttpRequest, pk) -> HttpResponse:
 def cancel(request: HttpRequest, pk) -> HttpResponse:
     audit = get_owned_export(request, pk)
     stopped = ExportAudit.objects.filter(pk=audit.pk, status__in=PENDING).update(
-        status=ExportStatus.CANCELLED, finished_at=timezone.now(), error="Cancelled by its owner."
+        status=ExportStatus.CANCELLED,
+        finished_at=timezone.now(),
+        error=_("Cancelled by its owner."),
     )
     if stopped:
-        messages.success(request, f"Cancelled the {audit.dataset_title} export.")
+        text = _("Cancelled the %(dataset)s export.") % {"dataset": audit.dataset_title}
+        messages.success(request, text)
     else:
-        messages.error(request, "That export had already finished; nothing to cancel.")
+        messages.error(request, _("That export had already finished; nothing to cancel."))
     return redirect("exports:my-downloads")
 
 
@@ -110,5 +114,5 @@ def delete(request: HttpRequest, pk) -> HttpResponse:
     with transaction.atomic():
         file.delete()
         transaction.on_commit(lambda: delete_stored(stored))
-    messages.success(request, f"Deleted {name}.")
+    messages.success(request, _("Deleted %(name)s.") % {"name": name})
     return redirect("exports:my-downloads")
