@@ -179,12 +179,17 @@ def test_a_model_admin_registered_after_enable_export_exports_string_keyed_rows(
 
 @transactional
 def test_staff_without_the_export_permission_do_not_get_the_site_wide_action(client, second):
-    ExportAudit.objects.create(dataset="d", format="csv", requested_by_display="t")
+    row = ExportAudit.objects.create(dataset="d", format="csv", requested_by_display="t")
     viewer = make_user("viewer", staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_exportaudit"))
     client.force_login(viewer)
-    page = client.get(reverse("second:exports_exportaudit_changelist")).content.decode()
+    changelist = "second:exports_exportaudit_changelist"
+    page = client.get(reverse(changelist)).content.decode()
     assert 'value="mark"' in page and 'value="export_rows"' not in page
+    # Posting it anyway: the admin refuses an action it did not offer, and nothing is queued.
+    response = export(client, changelist, [row.pk], columns=["id"])
+    assert response.status_code == 302
+    assert list(ExportAudit.objects.values_list("pk", flat=True)) == [row.pk]
 
 
 @transactional
