@@ -11,8 +11,11 @@ from typing import Any
 from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
-    # Storage alias (in STORAGES) that holds exported files.
+    # Storage alias (in STORAGES) that holds exported files. When STORAGES has no such alias,
+    # a private FileSystemStorage in ROOT (never served by URL) is used.
     "STORAGE": "exports",
+    # Folder of that fallback storage; None: BASE_DIR / "var" / "exports".
+    "ROOT": None,
     # How long a finished file stays downloadable: seconds (or a timedelta).
     "FILE_LIFETIME": 24 * 3600,
     # Where exports write while they run (None: the system's temp dir).
@@ -45,6 +48,10 @@ DEFAULTS: dict[str, Any] = {
     "API_REQUESTS_PER_MINUTE": 120,
     "API_MAX_BODY_BYTES": 64 * 1024,
     "API_HISTORY_MAX_LIMIT": 200,
+    # Request attributes set by middleware (a `site`, a `tenant`) that a ModelAdmin's
+    # get_queryset() may read: kept (model instances by label and pk, plain values as they
+    # are) and set again on the request a changelist export is replayed with.
+    "REQUEST_ATTRIBUTES": ("site", "tenant"),
 }
 
 PREFIX = "EXPORTS_"

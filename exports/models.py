@@ -14,6 +14,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timeuntil
+from django.utils.translation import gettext_lazy as _
 
 from exports.delivery.storage import exports_storage
 
@@ -21,11 +22,11 @@ from exports.delivery.storage import exports_storage
 class ExportStatus(models.TextChoices):
     """queued -> running -> completed | failed; queued or running -> cancelled."""
 
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 PENDING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
@@ -40,10 +41,10 @@ class FileGone(models.TextChoices):
 
 
 class Delivery(models.TextChoices):
-    BACKGROUND = "background", "Background (My downloads)"
-    IMMEDIATE = "immediate", "Immediate (download now)"
-    EMAIL = "email", "E-mail me a link when ready"
-    COMMAND = "command", "Command line (manage.py export)"
+    BACKGROUND = "background", _("Background (My downloads)")
+    IMMEDIATE = "immediate", _("Immediate (download now)")
+    EMAIL = "email", _("E-mail me a link when ready")
+    COMMAND = "command", _("Command line (manage.py export)")
 
 
 # What a person may ask for on a form; COMMAND is the command line's own.
@@ -72,7 +73,7 @@ class ExportAudit(models.Model):
     delivery = models.CharField(
         max_length=20, choices=Delivery.choices, default=Delivery.BACKGROUND
     )
-    row_count = models.BigIntegerField(default=0, help_text="Rows written so far.")
+    row_count = models.BigIntegerField(default=0, help_text=_("Rows written so far."))
     rows_expected = models.BigIntegerField(null=True, blank=True)
     rows_matching = models.BigIntegerField(
         null=True,
@@ -81,16 +82,18 @@ class ExportAudit(models.Model):
     )
     bytes = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
-    notes = models.TextField(blank=True, help_text="What the writer had to change, if anything.")
+    notes = models.TextField(blank=True, help_text=_("What the writer had to change, if anything."))
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Last sign of life: when the job was (re)sent while queued, "
-        "the worker's beat while running.",
+        help_text=_(
+            "Last sign of life: when the job was (re)sent while queued, "
+            "the worker's beat while running."
+        ),
     )
     reserved_bytes = models.BigIntegerField(
-        default=0, help_text="Storage quota held by this export while it runs."
+        default=0, help_text=_("Storage quota held by this export while it runs.")
     )
     file_gone = models.CharField(
         max_length=20, choices=FileGone.choices, blank=True, help_text="Why its file went."
@@ -102,8 +105,8 @@ class ExportAudit(models.Model):
 
     class Meta:
         ordering = ["-queued_at"]
-        verbose_name = "export audit row"
-        permissions = [("export_data", "Can export data")]
+        verbose_name = _("export audit row")
+        permissions = [("export_data", _("Can export data"))]
 
     def __str__(self) -> str:
         return f"{self.dataset}.{self.format} by {self.requested_by_display} ({self.status})"
@@ -111,10 +114,10 @@ class ExportAudit(models.Model):
     @property
     def dataset_title(self) -> str:
         """ "User points" rather than "admin:demo.userpoint" on pages people read."""
-        from exports.datasets.base import DATASETS  # the registry; it imports no models
+        from exports.datasets.registry import registry  # it imports no models
 
-        if self.dataset in DATASETS:
-            return DATASETS[self.dataset].title
+        if self.dataset in registry:
+            return registry.get(self.dataset).title
         label = self.dataset.removeprefix("admin:")
         if label != self.dataset:
             try:
@@ -169,8 +172,8 @@ class DatasetExport(ExportAudit):
 
     class Meta:
         proxy = True
-        verbose_name = "dataset"
-        verbose_name_plural = "datasets"
+        verbose_name = _("dataset")
+        verbose_name_plural = _("datasets")
 
 
 class DownloadFileQuerySet(models.QuerySet):
@@ -220,7 +223,7 @@ class DownloadFile(models.Model):
 
     @property
     def time_left(self) -> str:
-        return "expired" if self.is_expired() else timeuntil(self.expires_at)
+        return str(_("expired")) if self.is_expired() else timeuntil(self.expires_at)
 
     def open(self):
         return exports_storage().open(self.stored_name, "rb")
@@ -288,7 +291,7 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, owner, label: str, expires_at: datetime | None = None) -> tuple["ApiToken", str]:
         """A new token and its secret, which exists nowhere else once the caller drops it."""
-        for _ in range(5):
+        for _attempt in range(5):
             prefix, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
             token = f"{cls.START}{prefix}_{secret}"
             try:

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from exports.api.forms import ApiTokenForm
@@ -120,9 +121,10 @@ def delete_file(file: DownloadFile) -> None:
 def cancel(request: HttpRequest, pk) -> HttpResponse:
     audit = get_owned_export(request, pk)
     if cancel_export(audit):
-        messages.success(request, f"Cancelled the {audit.dataset_title} export.")
+        text = _("Cancelled the %(dataset)s export.") % {"dataset": audit.dataset_title}
+        messages.success(request, text)
     else:
-        messages.error(request, "That export had already finished; nothing to cancel.")
+        messages.error(request, _("That export had already finished; nothing to cancel."))
     return redirect("exports:my-downloads")
 
 
@@ -149,7 +151,7 @@ def download(request: HttpRequest, pk) -> HttpResponse:
 def delete(request: HttpRequest, pk) -> HttpResponse:
     file = get_owned_file(request, pk)
     delete_file(file)
-    messages.success(request, f"Deleted {file.filename}.")
+    messages.success(request, _("Deleted %(name)s.") % {"name": file.filename})
     return redirect("exports:my-downloads")
 
 

@@ -73,7 +73,8 @@ def test_select_across_exports_all_matching_rows_by_their_filter_not_ids(client,
     assert response.status_code == 302
     audit = ExportAudit.objects.get()
     assert audit.dataset == "admin:demo.userpoint"
-    assert audit.filters == {"changelist": f"game__id__exact={game.pk}"}
+    assert audit.filters["changelist"] == f"game__id__exact={game.pk}"
+    assert audit.filters["request"]["site"] == "admin"
     run(str(audit.pk))
     audit.refresh_from_db()
     assert audit.status == ExportStatus.COMPLETED, audit.error

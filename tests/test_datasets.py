@@ -5,7 +5,7 @@ import sys
 import pytest
 from django.contrib.auth.models import User
 
-from exports.datasets.base import DATASETS, Column, Dataset, get_dataset
+from exports.datasets import Column, Dataset, get_dataset, registry
 from exports.datasets.changelist import changelist_dataset, default_columns
 from exports.datasets.conditions import ConditionError
 from exports.formats import WRITERS
@@ -15,7 +15,7 @@ from exports.models import ExportAudit, ExportStatus
 
 
 def test_the_four_datasets_of_the_demo_are_registered():
-    assert list(DATASETS) == ["users", "user_points", "user_interactions", "wallet_transactions"]
+    assert registry.names() == ["users", "user_points", "user_interactions", "wallet_transactions"]
     points = get_dataset("user_points")
     assert [c.name for c in points.columns][:3] == ["id", "user_id", "username"]
     assert {"created", "game", "task"} <= set(points.filters)

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import JSONField, Value
 
-from exports.datasets.base import DATASETS
+from exports.datasets import registry
 from exports.engine.copysql import csv_sql, digit_ranges, iso_utc
 from exports.engine.fastpath import write_csv, write_json, write_tsv_zip
 from exports.engine.progress import Progress
@@ -89,14 +89,14 @@ def members(data: bytes) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-SINGLE = [[name] for name in DATASETS]
-SEVERAL = [list(DATASETS), ["user_points", "user_points"]]
+SINGLE = [[name] for name in registry.names()]
+SEVERAL = [registry.names(), ["user_points", "user_points"]]
 
 
 @pytest.mark.parametrize("names", SINGLE + SEVERAL, ids=lambda n: "+".join(n))
 @pytest.mark.parametrize("sort_columns", [False, True], ids=["", "sorted"])
 def test_csv_from_copy_is_byte_identical_to_the_csv_writer(awkward, names, sort_columns):
-    sources = [TableSource.build(DATASETS[n], {}, sort_columns=sort_columns) for n in names]
+    sources = [TableSource.build(registry.get(n), {}, sort_columns=sort_columns) for n in names]
     fast = fast_file(write_csv, sources, Options())
     assert fast == python_file("csv", sources, Options())
     assert b"'=1+1" in fast
@@ -104,7 +104,7 @@ def test_csv_from_copy_is_byte_identical_to_the_csv_writer(awkward, names, sort_
 
 @pytest.mark.parametrize("names", SINGLE + SEVERAL, ids=lambda n: "+".join(n))
 def test_tsv_members_from_copy_are_byte_identical_to_the_tsv_zip_writer(awkward, names):
-    sources = [TableSource.build(DATASETS[n], {}) for n in names]
+    sources = [TableSource.build(registry.get(n), {}) for n in names]
     fast = members(fast_file(write_tsv_zip, sources, Options()))
     assert fast == members(python_file("tsvzip", sources, Options()))
     assert len(fast) == len(names)
@@ -113,14 +113,16 @@ def test_tsv_members_from_copy_are_byte_identical_to_the_tsv_zip_writer(awkward,
 @pytest.mark.parametrize("names", SINGLE + SEVERAL, ids=lambda n: "+".join(n))
 def test_json_from_copy_is_byte_identical_to_the_json_writer(awkward, names):
     options = Options(extra={"multi_table": len(names) > 1})
-    sources = [TableSource.build(DATASETS[n], {}) for n in names]
+    sources = [TableSource.build(registry.get(n), {}) for n in names]
     fast = fast_file(write_json, sources, options)
     assert fast == python_file("json", sources, options)
     assert json.loads(fast)  # and it parses
 
 
 def test_json_from_copy_keeps_backslashes_quotes_and_newlines(awkward):
-    source = TableSource.build(DATASETS["user_interactions"], {"conditions": {"action": "json"}})
+    source = TableSource.build(
+        registry.get("user_interactions"), {"conditions": {"action": "json"}}
+    )
     parsed = json.loads(fast_file(write_json, [source], Options()))
     assert [row["data"] for row in parsed] == [
         "=1+1",
@@ -135,7 +137,7 @@ def test_json_from_copy_keeps_backslashes_quotes_and_newlines(awkward):
 
 
 def test_an_empty_result_still_writes_headings_and_an_empty_array(demo_data):
-    source = TableSource.build(DATASETS["users"], {"conditions": {"id": []}})
+    source = TableSource.build(registry.get("users"), {"conditions": {"id": []}})
     assert fast_file(write_csv, [source], Options()) == python_file("csv", [source], Options())
     assert fast_file(write_json, [source], Options()) == b"[]\n"
 
@@ -143,14 +145,14 @@ def test_an_empty_result_still_writes_headings_and_an_empty_array(demo_data):
 def test_filter_values_with_quotes_are_inlined_as_literals(awkward):
     hostile = "x'); DROP TABLE demo_game; --"
     conditions = {"kind": ["reward", hostile], "amount": {"lt": "0"}}
-    source = TableSource.build(DATASETS["wallet_transactions"], {"conditions": conditions})
+    source = TableSource.build(registry.get("wallet_transactions"), {"conditions": conditions})
     assert fast_file(write_csv, [source], Options()) == python_file("csv", [source], Options())
     assert Game.objects.exists()
 
 
-@pytest.mark.parametrize("name", list(DATASETS))
+@pytest.mark.parametrize("name", registry.names())
 def test_binary_copy_rows_equal_djangos_rows(awkward, name):
-    source = TableSource.build(DATASETS[name], {"limit": 1000}, sort_columns=True)
+    source = TableSource.build(registry.get(name), {"limit": 1000}, sort_columns=True)
     with transaction.atomic():
         expected = [tuple(row) for row in source.python_rows()]
         copied = [tuple(row) for row in copy_rows(source)]
@@ -161,11 +163,11 @@ def test_binary_copy_rows_equal_djangos_rows(awkward, name):
 
 
 def test_binary_copy_rows_give_aware_datetimes_decimals_and_dicts(awkward):
-    source = TableSource.build(DATASETS["user_interactions"], {"conditions": {"action": "-"}})
+    source = TableSource.build(registry.get("user_interactions"), {"conditions": {"action": "-"}})
     with transaction.atomic():
         (row,) = copy_rows(source)
     assert isinstance(row[4], dict) and row[5].tzinfo is not None
-    wallet = TableSource.build(DATASETS["wallet_transactions"], {"limit": 1})
+    wallet = TableSource.build(registry.get("wallet_transactions"), {"limit": 1})
     with transaction.atomic():
         (row,) = copy_rows(wallet)
     assert isinstance(row[3], Decimal)

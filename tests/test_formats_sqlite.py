@@ -4,7 +4,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from exports.datasets.base import DATASETS, Column
+from exports.datasets import Column, get_dataset
 from exports.engine import export_tables
 from exports.formats.base import Table
 from tests.test_formats_support import BIG, OTHER, OTHER_ROWS, ROWS, TABLE, render, save
@@ -116,7 +116,7 @@ def test_the_database_is_built_in_exports_tmp_dir_with_no_file_of_sqlites_own(
     def look(rows: int) -> None:
         seen.append((rows, sorted(p.name for p in scratch.iterdir()), list(system.iterdir())))
 
-    tables = [(DATASETS["user_points"], {"limit": 250})]
+    tables = [(get_dataset("user_points"), {"limit": 250})]
     export_tables(io.BytesIO(), tables, "sqlite", on_progress=look, progress_every=100)
     assert [rows for rows, _, _ in seen] == [100, 200, 250]
     for _, during, elsewhere in seen[:2]:  # the last report comes after the file is copied

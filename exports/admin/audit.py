@@ -1,6 +1,9 @@
+"""Exportdesk's own admins: the read-only audit trail, the Datasets page and download files."""
+
 import json
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
@@ -9,6 +12,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from exports.admin.forms import DatasetExportForm
 from exports.admin.options import accept
@@ -104,33 +109,33 @@ class ExportAuditAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="queued", ordering="queued_at")
+    @admin.display(description=_("queued"), ordering="queued_at")
     def queued(self, obj: ExportAudit) -> str:
         return date_format(localtime(obj.queued_at), "Y-m-d H:i")
 
-    @admin.display(description="dataset", ordering="dataset")
+    @admin.display(description=_("dataset"), ordering="dataset")
     def dataset_name(self, obj: ExportAudit) -> str:
         return obj.dataset_title
 
-    @admin.display(description="format · delivery", ordering="format")
+    @admin.display(description=_("format · delivery"), ordering="format")
     def format_and_delivery(self, obj: ExportAudit) -> str:
         return f"{obj.format} · {obj.delivery}"
 
-    @admin.display(description="requested by", ordering="requested_by_display")
+    @admin.display(description=_("requested by"), ordering="requested_by_display")
     def requester(self, obj: ExportAudit) -> str:
         return format_html('<span class="requester">{}</span>', obj.requested_by_display)
 
-    @admin.display(description="result", ordering="row_count")
+    @admin.display(description=_("result"), ordering="row_count")
     def output(self, obj: ExportAudit) -> str:
         return format_html(
             "{} rows<br>{} · {}", f"{obj.row_count:,}", filesizeformat(obj.bytes), took(obj)
         )
 
-    @admin.display(description="filters")
+    @admin.display(description=_("filters"))
     def filters_json(self, obj: ExportAudit) -> str:
         return pretty_json(obj.filters)
 
-    @admin.display(description="options")
+    @admin.display(description=_("options"))
     def options_json(self, obj: ExportAudit) -> str:
         return pretty_json(obj.options)
 
@@ -177,7 +182,7 @@ class DatasetsAdmin(ReadOnlyAdmin):
             return response or HttpResponseRedirect(request.path)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Export a dataset",
+            "title": _("Export a dataset"),
             "opts": self.model._meta,
             "form": form,
             "datasets": datasets,
@@ -192,7 +197,8 @@ class DownloadFileAdmin(admin.ModelAdmin):
 
     list_display = ["filename", "owner", "size_display", "created_at", "expires_at", "time_left"]
     list_filter = ["created_at", "expires_at"]
-    search_fields = ["filename", "owner__username"]
+    # The owner's login field, whatever the user model calls it (an e-mail, say).
+    search_fields = ["filename", f"owner__{get_user_model().USERNAME_FIELD}"]
     readonly_fields = [
         "owner",
         "audit",
@@ -226,8 +232,11 @@ class DownloadFileAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not self.has_delete_permission(request):
             raise PermissionDenied
-        removed = purge_expired()
-        self.message_user(request, f"Purged {len(removed)} expired download(s).", messages.SUCCESS)
+        count = len(purge_expired())
+        text = ngettext(
+            "Purged %(count)d expired download.", "Purged %(count)d expired downloads.", count
+        )
+        self.message_user(request, text % {"count": count}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:exports_downloadfile_changelist"))
 
     def delete_model(self, request: HttpRequest, obj: DownloadFile) -> None:

@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from exports.api.problems import ApiError
 from exports.conf import app_settings
-from exports.datasets.base import DATASETS, Dataset
+from exports.datasets.base import Dataset
 from exports.datasets.conditions import OPERATORS, ConditionError, to_q
+from exports.datasets.registry import registry
 from exports.formats import WRITERS
 from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
 
@@ -44,11 +45,10 @@ class ExportRequest:
 
 def declared_dataset(name: str, status: int = 404) -> Dataset:
     """Only datasets declared in code are served: never an admin changelist source."""
-    dataset = DATASETS.get(name)
-    if dataset is None:
-        known = ", ".join(sorted(DATASETS))
-        raise ApiError(status, f"Unknown dataset {name!r}; known: {known}.", "unknown_dataset")
-    return dataset
+    if name not in registry:
+        detail = f"Unknown dataset {name!r}; GET datasets/ lists those you may export."
+        raise ApiError(status, detail, "unknown_dataset")
+    return registry.get(name)
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -18,8 +18,7 @@ from exports.api.payloads import (
 )
 from exports.api.problems import ApiError
 from exports.conf import app_settings
-from exports.datasets.base import DATASETS
-from exports.datasets.changelist import can_export
+from exports.datasets.changelist import can_export, exportable_datasets
 from exports.delivery import immediate, serving
 from exports.delivery.filenames import safe_filename
 from exports.delivery.guards import servable
@@ -48,7 +47,7 @@ def owned_export(request: HttpRequest, pk) -> ExportAudit:
 
 @endpoint("GET")
 def datasets(request: HttpRequest) -> HttpResponse:
-    mine = [d for name, d in DATASETS.items() if can_export(request.user, name)]
+    mine = exportable_datasets(request.user)
     return JsonResponse({"datasets": [dataset_json(d) for d in mine]})
 
 

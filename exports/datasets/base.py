@@ -1,5 +1,6 @@
-"""Datasets: named, allow-listed sources of rows, and the registry of the declared ones."""
+"""Datasets: named, allow-listed sources of rows (the registry is in registry.py)."""
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from exports.datasets.conditions import ConditionError, to_q
+from exports.datasets.registry import UnknownDataset, get_dataset, registry
 from exports.datasets.sensitive import is_sensitive_path
 
 LEFT_OUT_SECRET = "a secret field"  # noqa: S105 - a reason, not a password
@@ -57,6 +59,14 @@ class Dataset:
     omitted: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        # Headings, kinds and the check of every path need the models: at once when they are
+        # loaded, else when the registry first hands the dataset out (a datasets.py may be
+        # imported early).
+        if apps.models_ready:
+            self._check_and_complete()
+            object.__setattr__(self, "_completed", True)
+
+    def _check_and_complete(self) -> None:
         """A configuration mistake never reaches a request as a 500: the column is left out."""
         model = self.model
         omitted = list(self.omitted)
@@ -76,6 +86,14 @@ class Dataset:
         object.__setattr__(self, "columns", tuple(columns))
         object.__setattr__(self, "filters", filters)
         object.__setattr__(self, "omitted", tuple(dict.fromkeys(omitted)))
+
+    @property
+    def completed(self) -> bool:
+        return getattr(self, "_completed", False)
+
+    def complete(self) -> "Dataset":
+        """This dataset checked, with headings and kinds filled in; needs the models loaded."""
+        return self if self.completed else dataclasses.replace(self)
 
     def problem(self, path: str) -> str:
         """Why `path` may not be read ("" when it may)."""
@@ -136,19 +154,22 @@ class Dataset:
 
 
 def resolve_field(model: type[models.Model], path: str) -> models.Field:
-    """The field at the end of an ORM path; ValueError for a path that goes nowhere."""
+    """The model field an ORM path ends at (`pk` is the primary key at any step); ValueError
+    for a path that goes nowhere."""
     parts = path.split("__")
     current = model
     try:
         for part in parts[:-1]:
-            current = current._meta.get_field(part).related_model
+            current = _field(current, part).related_model
             if current is None:
                 raise FieldDoesNotExist
-        if parts[-1] == "pk":
-            return current._meta.pk
-        return current._meta.get_field(parts[-1])
+        return _field(current, parts[-1])
     except FieldDoesNotExist as exc:
         raise ValueError(f"{model.__name__} has no field {path!r}") from exc
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    return model._meta.pk if name == "pk" else model._meta.get_field(name)
 
 
 def joined_models(model: type[models.Model], path: str) -> Iterator[type[models.Model]]:
@@ -176,103 +197,11 @@ def kind_of(model_field: models.Field) -> str:
     return "text"
 
 
-def _cols(*specs: tuple[str, str] | tuple[str, str, str]) -> tuple[Column, ...]:
-    return tuple(Column(*spec) for spec in specs)
-
-
-RANGE = {"created": "created", "id": "pk"}
-
-DATASETS: dict[str, Dataset] = {
-    d.name: d
-    for d in [
-        Dataset(
-            name="users",
-            title="Users",
-            model_label="auth.User",
-            description="Accounts; never passwords or other secrets.",
-            columns=_cols(
-                ("id", "id", "User ID"),
-                ("username", "username"),
-                ("first_name", "first_name"),
-                ("last_name", "last_name"),
-                ("email", "email"),
-                ("is_active", "is_active"),
-                ("created", "date_joined", "Joined"),
-                ("last_login", "last_login"),
-            ),
-            filters={"created": "date_joined", "id": "pk", "is_active": "is_active"},
-        ),
-        Dataset(
-            name="user_points",
-            title="User points",
-            model_label="demo.UserPoint",
-            description="Points earned per user, task and game.",
-            # The username, game and task names only label each row: whoever may view the
-            # points may export them (the default would also ask for view_user/game/task).
-            permissions=("demo.view_userpoint",),
-            columns=_cols(
-                ("id", "id", "ID"),
-                ("user_id", "user_id", "User ID"),
-                ("username", "user__username", "Username"),
-                ("game_id", "game_id", "Game ID"),
-                ("game", "game__name", "Game"),
-                ("task_id", "task_id", "Task ID"),
-                ("task", "task__name", "Task"),
-                ("points", "points", "Points"),
-                ("created", "created", "Created"),
-            ),
-            filters={
-                **RANGE,
-                "game": "game_id",
-                "task": "task_id",
-                "user": "user_id",
-                "points": "points",
-            },
-        ),
-        Dataset(
-            name="user_interactions",
-            title="User interactions",
-            model_label="demo.UserInteraction",
-            description="User actions with their JSON data; game/task live inside the data.",
-            columns=_cols(
-                ("id", "id", "ID"),
-                ("user_id", "user_id", "User ID"),
-                ("username", "user__username", "Username"),
-                ("action", "action", "Action"),
-                ("data", "data", "Data"),
-                ("created", "created", "Created"),
-            ),
-            filters={**RANGE, "user": "user_id", "action": "action"},
-        ),
-        Dataset(
-            name="wallet_transactions",
-            title="Wallet transactions",
-            model_label="demo.WalletTransaction",
-            description="Money moving in and out of user wallets.",
-            columns=_cols(
-                ("id", "id", "ID"),
-                ("user_id", "user_id", "User ID"),
-                ("username", "user__username", "Username"),
-                ("amount", "amount", "Amount"),
-                ("kind", "kind", "Kind"),
-                ("note", "note", "Note"),
-                ("created", "created", "Created"),
-            ),
-            filters={**RANGE, "user": "user_id", "kind": "kind", "amount": "amount"},
-        ),
-    ]
-}
-
-
-class UnknownDataset(LookupError):
-    pass
-
-
-def get_dataset(name: str) -> Dataset:
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise UnknownDataset(f"Unknown dataset {name!r}.") from None
-
-
-__all__ = ["DATASETS", "Column", "ConditionError", "Dataset", "get_dataset"]
+__all__ = [
+    "Column",
+    "ConditionError",
+    "Dataset",
+    "UnknownDataset",
+    "get_dataset",
+    "registry",
+]

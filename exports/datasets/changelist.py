@@ -1,34 +1,36 @@
-"""Which rows an export reads: a declared dataset by name, or an admin changelist's rows.
+"""Which rows an export reads: a declared dataset by name, or an admin changelist's rows, and
+who may export them.
 
 A changelist export stores the changelist's querystring (filters, search), never a list of
-millions of ids, and the worker replays it through the ModelAdmin for the requesting user,
-so the file holds exactly the rows that user's changelist shows.
+millions of ids, and the worker replays it through the ModelAdmin of the admin site the
+export came from, for the requesting user, with a request rebuilt from what the original one
+carried (exports.datasets.replay), so the file holds exactly the rows that user's changelist
+showed.
 """
 
 import dataclasses
 from typing import Any
 
-from django.apps import apps
-from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, SuspiciousOperation
 from django.db import models
-from django.test import RequestFactory
 
-from exports.datasets.base import (
-    DATASETS,
-    Column,
-    Dataset,
-    UnknownDataset,
-    get_dataset,
-    view_permission,
-)
+from exports.datasets.base import Column, Dataset, view_permission
 from exports.datasets.conditions import ConditionError
+from exports.datasets.registry import UnknownDataset, get_dataset, registry
+from exports.datasets.replay import (
+    ADMIN_PREFIX,
+    Context,
+    model_admin_for,
+    replayed_request,
+    request_context,
+)
 from exports.datasets.sensitive import is_sensitive_name
 
-ADMIN_PREFIX = "admin:"
 EXPORT_PERMISSION = "exports.export_data"
+
+__all__ = ["ADMIN_PREFIX", "EXPORT_PERMISSION", "request_context"]
 
 
 def admin_dataset_name(model: type[models.Model]) -> str:
@@ -42,10 +44,10 @@ class ChangelistDataset(Dataset):
     model_admin: Any = None
     user: Any = None
     querystring: str = ""
+    context: Context = None  # request_context() of the request the export came from
 
     def get_queryset(self) -> models.QuerySet:
-        request = RequestFactory().get("/?" + self.querystring)
-        request.user = self.user
+        request = replayed_request(self.context, self.user, self.querystring)
         try:
             changelist = self.model_admin.get_changelist_instance(request)
             return changelist.get_queryset(request)
@@ -58,17 +60,6 @@ class ChangelistDataset(Dataset):
         if self.permissions is not None:
             return tuple(self.permissions)
         return tuple(p for p in super().required_permissions() if p != view_permission(self.model))
-
-
-def model_admin_for(name: str):
-    try:
-        model = apps.get_model(name.removeprefix(ADMIN_PREFIX))
-        model_admin = admin.site._registry[model]
-    except (LookupError, ValueError, KeyError):
-        raise UnknownDataset(f"Unknown dataset {name!r}.") from None
-    if not hasattr(model_admin, "has_export_permission"):
-        raise UnknownDataset(f"Unknown dataset {name!r}.")
-    return model_admin
 
 
 def default_columns(model: type[models.Model]) -> list[Column]:
@@ -104,12 +95,11 @@ def configured_dataset(model_admin) -> Dataset:
     )
 
 
-def shown_fields(model_admin, user) -> set[str]:
+def shown_fields(model_admin, user, context: Context = None) -> set[str]:
     """The field names the admin shows `user`: the change form's (fieldsets, fields or
     get_fields(request), minus exclude; readonly fields included), the changelist's columns,
     and the primary key every admin URL carries."""
-    request = RequestFactory().get("/")
-    request.user = user
+    request = replayed_request(context, user)
     model = model_admin.model
     try:  # an unsaved instance asks for the change form (UserAdmin gives None its add form)
         fieldsets = model_admin.get_fieldsets(request, model())
@@ -130,11 +120,13 @@ def first_field(model: type[models.Model], path: str) -> str:
         return ""
 
 
-def changelist_dataset(name: str, user, querystring: str) -> ChangelistDataset:
+def changelist_dataset(
+    name: str, user, querystring: str, context: Context = None
+) -> ChangelistDataset:
     """The ModelAdmin's export for `user`: never a field the admin hides from them."""
-    model_admin = model_admin_for(name)
+    model_admin = model_admin_for(name, context)
     configured = configured_dataset(model_admin)
-    shown = shown_fields(model_admin, user)
+    shown = shown_fields(model_admin, user, context)
     visible = [c for c in configured.columns if first_field(configured.model, c.source) in shown]
     return ChangelistDataset(
         **{f.name: getattr(configured, f.name) for f in dataclasses.fields(Dataset)}
@@ -142,21 +134,20 @@ def changelist_dataset(name: str, user, querystring: str) -> ChangelistDataset:
         model_admin=model_admin,
         user=user,
         querystring=querystring,
+        context=context,
     )
 
 
-def why_not(user, name: str) -> str:
+def why_not(user, name: str, context: Context = None) -> str:
     """Why `user` may not export dataset `name` now; "" when they may.
     Raises UnknownDataset for a name that is neither declared nor an exporting ModelAdmin."""
     if user is None or not user.is_active or not user.has_perm(EXPORT_PERMISSION):
         return "You do not have permission to export data."
     if name.startswith(ADMIN_PREFIX):
-        model_admin = model_admin_for(name)
-        request = RequestFactory().get("/")
-        request.user = user
-        if not model_admin.has_export_permission(request):
+        model_admin = model_admin_for(name, context)
+        if not model_admin.has_export_permission(replayed_request(context, user)):
             return f"You do not have permission to export {name.removeprefix(ADMIN_PREFIX)}."
-        dataset: Dataset = changelist_dataset(name, user, "")
+        dataset: Dataset = changelist_dataset(name, user, "", context)
     else:
         dataset = get_dataset(name)
     missing = [p for p in dataset.required_permissions() if not user.has_perm(p)]
@@ -167,27 +158,31 @@ def why_not(user, name: str) -> str:
     return ""
 
 
-def can_export(user, name: str) -> bool:
+def can_export(user, name: str, context: Context = None) -> bool:
     """May `user` export dataset `name` now? The one answer every entry point uses."""
     try:
-        return not why_not(user, name)
+        return not why_not(user, name, context)
     except UnknownDataset:
         return False
 
 
 def exportable_datasets(user) -> list[Dataset]:
     """The declared datasets `user` may export, in declaration order."""
-    return [d for d in DATASETS.values() if can_export(user, d.name)]
+    return [d for d in registry.all() if can_export(user, d.name)]
 
 
 def dataset_for(name: str, user, filters: dict[str, Any], columns: list[str] | None = None):
     """The dataset an export reads, checked against the user's permissions right now.
+    A changelist export's filters hold its querystring ("changelist") and the context of
+    the request it came from ("request").
     Raises PermissionDenied (with the reason), UnknownDataset or ConditionError."""
-    reason = why_not(user, name)
+    context = filters.get("request")
+    reason = why_not(user, name, context)
     if reason:
         raise PermissionDenied(reason)
     if name.startswith(ADMIN_PREFIX):
-        dataset: Dataset = changelist_dataset(name, user, filters.get("changelist", ""))
+        querystring = filters.get("changelist", "")
+        dataset: Dataset = changelist_dataset(name, user, querystring, context)
     else:
         dataset = get_dataset(name)
     return only_columns(dataset, columns) if columns else dataset

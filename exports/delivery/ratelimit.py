@@ -32,8 +32,14 @@ def upsert(user_id, window_start: datetime) -> int:
         f"ON CONFLICT ({user}, {start}) DO UPDATE SET {count} = {table}.{count} + 1 "
         f"RETURNING {count}"
     )
+    # A raw statement: values as the fields would store them (a UUID key is text on SQLite).
+    fields = DownloadCounter._meta
+    params = [
+        fields.get_field("user").target_field.get_db_prep_value(user_id, connection),
+        fields.get_field("window_start").get_db_prep_value(window_start, connection),
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, connection.ops.adapt_datetimefield_value(window_start)])
+        cursor.execute(sql, params)
         return cursor.fetchone()[0]
 
 

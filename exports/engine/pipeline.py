@@ -5,12 +5,12 @@ PostgreSQL rows come from COPY: whole files for the text formats (fastpath), typ
 the rest (rowsource); elsewhere from Django's iterator.
 """
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, closing, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, BinaryIO
 
-from django.db import connection, transaction
+from django.db import connections, transaction
 
 from exports.conf import app_settings
 from exports.datasets.base import Dataset
@@ -76,7 +76,9 @@ def export_tables(
     sources = build_sources(tables, row_cap() if max_rows is None else max_rows, opts)
     progress = Progress(on_progress, progress_every)
     notes: list[str] = []
-    with reading():
+    # A transaction keeps PostgreSQL's cursors server-side and unmaterialised: one on every
+    # database the tables are read from (a router may send a model to another alias).
+    with reading(sources):
         fast = fast_path(fmt, opts)
         if fast is None or not fast(out, sources, opts, progress):
             notes = write_with(writer_class(out, opts), sources, opts, progress)
@@ -85,13 +87,16 @@ def export_tables(
     return Result(progress.rows, writer_class.extension, writer_class.content_type, notes)
 
 
-def reading() -> AbstractContextManager[object]:
+@contextmanager
+def reading(sources: Sequence[TableSource]) -> Iterator[None]:
     """A transaction keeps PostgreSQL's cursors server-side and unmaterialised. SQLite needs
     none, and its IMMEDIATE transactions would hold the write lock for the whole export,
     locking out its own progress, its heartbeat and every other writer."""
-    if connection.vendor == "sqlite":
-        return nullcontext()
-    return transaction.atomic()
+    with ExitStack() as stack:
+        for alias in sorted({s.dataset.get_queryset().db for s in sources}):
+            if connections[alias].vendor != "sqlite":
+                stack.enter_context(transaction.atomic(using=alias))
+        yield
 
 
 def write_with(

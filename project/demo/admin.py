@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
-from exports.admin.mixin import ExportMixin
+from exports.admin import ExportMixin
 from project.demo.models import (
     Game,
     Task,

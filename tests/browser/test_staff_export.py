@@ -97,7 +97,8 @@ def test_staff_exports_a_filtered_changelist_to_xlsx_downloads_it_and_deletes_it
     message.get_by_role("link", name="My downloads").click()
     expect(page).to_have_url(re.compile(r"/downloads/$"))
     audit = ExportAudit.objects.get(requested_by=staff)
-    assert audit.filters == {"changelist": f"game__id__exact={game.pk}"}
+    assert audit.filters["changelist"] == f"game__id__exact={game.pk}"
+    assert audit.filters["request"]["site"] == "admin"
 
     # Either still pending (label + progress) or already done; the page updates itself.
     pending_row = page.locator(f'#pending tr[data-export="{audit.pk}"]')

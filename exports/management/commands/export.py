@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from exports.datasets.base import ConditionError, Dataset, get_dataset
+from exports.datasets import ConditionError, Dataset, get_dataset
 from exports.engine import Result, export_tables
 from exports.formats import WRITERS, get_writer
 from exports.jobs.heartbeat import Heartbeat

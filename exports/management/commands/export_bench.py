@@ -1,65 +1,63 @@
-"""`manage.py export_bench --rows N`: each format's speed and peak memory against the ceilings
-(a bare COPY for every format; for the spreadsheets, XLSX and ODS, also a bare openpyxl
-write-only loop, the usual way to write a spreadsheet in Python). Every measurement runs in a
+"""`manage.py export_bench DATASET --rows N`: each format's speed and peak memory against the
+ceilings (a bare COPY for every format; for the spreadsheets, XLSX and ODS, also a bare
+openpyxl write-only loop, the usual way to write a spreadsheet in Python) on the first N rows
+of a registered dataset (the demo seeds its own with `seed_demo`). Every measurement runs in a
 fresh subprocess, so its peak RSS is its own."""
 
 import argparse
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
-from django.db import connection, transaction
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from exports.conf import app_settings
-from exports.datasets.base import get_dataset
+from exports.datasets.registry import UnknownDataset, get_dataset
 from exports.engine import export
 from exports.engine.copysql import select_sql, wrap
 from exports.engine.tables import TableSource
 from exports.formats import WRITERS
 from exports.tools.memory import peak_rss_mb
+from exports.tools.processes import database_env, django_command
 
-DATASET = "user_points"
 COPY = "copy"
 BARE_XLSX = "openpyxl-bare"
 SPREADSHEETS = ("xlsx", "ods")
 
 
 class Command(BaseCommand):
-    help = "Benchmark every export format on the user_points dataset (PostgreSQL)."
+    help = "Benchmark every export format on the first N rows of a dataset (PostgreSQL)."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("dataset", help="A registered dataset's name.")
         parser.add_argument("--rows", type=int, required=True)
         parser.add_argument("--formats", default="csv,json,xlsx,ods,tsvzip,sqlite")
-        parser.add_argument("--no-seed", action="store_true", help="Use the rows that exist.")
         parser.add_argument("--child", help=argparse.SUPPRESS)
 
-    def handle(self, *args: Any, rows: int, formats: str, no_seed: bool, **opts: Any) -> None:
+    def handle(self, *args: Any, dataset: str, rows: int, formats: str, **opts: Any) -> None:
+        try:
+            get_dataset(dataset)
+        except UnknownDataset as exc:
+            raise CommandError(str(exc)) from None
         if opts["child"]:
-            self.stdout.write(json.dumps(measure(opts["child"], rows)))
+            self.stdout.write(json.dumps(measure(dataset, opts["child"], rows)))
             return
-        if not no_seed:
-            from project.demo.seed import top_up
-
-            top_up(rows)
-        copy = run_child(COPY, rows)
+        copy = run_child(dataset, COPY, rows)
         copy_seconds = copy.get("seconds")
         self.emit({"format": COPY, **copy})
         names = [f.strip() for f in formats.split(",") if f.strip()]
         bare: dict[str, Any] = {}
         if any(name in SPREADSHEETS for name in names):
-            bare = run_child(BARE_XLSX, rows)
+            bare = run_child(dataset, BARE_XLSX, rows)
             self.emit({"format": BARE_XLSX, **bare, **versus_copy(copy_seconds, bare)})
         for fmt in names:
             if fmt not in WRITERS:
                 self.emit({"format": fmt, "error": f"{fmt!r} is not registered in WRITERS"})
                 continue
-            result = run_child(fmt, rows)
+            result = run_child(dataset, fmt, rows)
             line = {"format": fmt, **result, **versus_copy(copy_seconds, result)}
             if fmt in SPREADSHEETS:
                 line["ratio_vs_openpyxl_bare"] = divide(bare.get("seconds"), result.get("seconds"))
@@ -81,28 +79,19 @@ def versus_copy(copy_seconds: float | None, result: dict[str, Any]) -> dict[str,
     }
 
 
-def run_child(kind: str, rows: int) -> dict[str, Any]:
+def run_child(dataset: str, kind: str, rows: int) -> dict[str, Any]:
     """A fresh interpreter on this process's database; its last stdout line is the result."""
-    command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "export_bench"]
-    command += ["--child", kind, "--rows", str(rows)]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", **database_env()}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    argv, env = django_command(
+        "export_bench", dataset, "--child", kind, "--rows", str(rows), **database_env()
+    )
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:500]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def database_env() -> dict[str, str]:
-    """Children must use the very database this process uses (a test database, say)."""
-    s = connection.settings_dict
-    if connection.vendor != "postgresql":
-        return {}
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return {"DATABASE_URL": f"postgres://{auth}@{s['HOST']}:{s['PORT']}/{s['NAME']}"}
-
-
-def measure(kind: str, rows: int) -> dict[str, Any]:
-    dataset = get_dataset(DATASET)
+def measure(name: str, kind: str, rows: int) -> dict[str, Any]:
+    dataset = get_dataset(name)
     with tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as out:
         began = time.perf_counter()
         if kind == COPY:
@@ -129,7 +118,7 @@ def bare_copy(out, source: TableSource) -> int:
     count = 0
     statement = f"COPY ({inner}) TO STDOUT"
     with (
-        transaction.atomic(),
+        transaction.atomic(using=connection_.alias),
         connection_.cursor() as cursor,
         cursor.cursor.copy(statement) as copy,
     ):
@@ -154,7 +143,7 @@ def bare_openpyxl(out, source: TableSource) -> int:
     sheet = workbook.create_sheet(source.name)
     sheet.append([c.heading for c in source.dataset.columns])
     count = 0
-    with transaction.atomic(), connection_.cursor() as cursor:
+    with transaction.atomic(using=connection_.alias), connection_.cursor() as cursor:
         cursor.execute(wrap(inner, width, expressions) + " LIMIT 0")
         types = [d.type_code for d in cursor.description]
         statement = f"COPY ({wrap(inner, width, expressions)}) TO STDOUT (FORMAT binary)"
