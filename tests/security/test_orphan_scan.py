@@ -9,7 +9,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from exports.checks import check_exports_storage
+from exports.checks import check_exports_storage, check_installation
 from exports.delivery.purge import purge_expired, purge_orphans
 from exports.delivery.storage import exports_storage, storage_key
 from tests.factories import finished_file
@@ -90,4 +90,5 @@ def test_a_bucket_shared_with_the_default_storage_is_refused(settings):
 
 def test_an_unknown_storage_alias_is_named(settings):
     settings.EXPORTS_STORAGE = "nope"
-    assert ["'nope'" in m for m in e005(settings)] == [True]
+    errors = [e for e in check_installation() if e.id == "exports.E014"]
+    assert ["'nope'" in e.msg for e in errors] == [True]

@@ -97,7 +97,7 @@ def test_the_system_check_names_the_model_admin_and_the_column(secret_columns):
 
 
 def test_the_system_check_names_a_declared_dataset_with_a_secret_column(monkeypatch):
-    from exports.datasets import base
+    from exports.datasets.registry import registry
 
     bad = Dataset(
         name="leaky",
@@ -106,7 +106,7 @@ def test_the_system_check_names_a_declared_dataset_with_a_secret_column(monkeypa
         columns=(Column("id", "id"), Column("password", "password")),
         filters={},
     )
-    monkeypatch.setitem(base.DATASETS, "leaky", bad)
+    monkeypatch.setitem(registry._registry, "leaky", bad)
     errors = [e for e in check_export_columns() if e.id == "exports.E004"]
     assert [("leaky" in e.msg, "password" in e.msg) for e in errors] == [(True, True)]
 
