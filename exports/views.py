@@ -15,6 +15,7 @@ from exports.delivery.guards import private_errors, servable
 from exports.delivery.purge import delete_stored
 from exports.delivery.ratelimit import rate_limited
 from exports.models import PENDING, DownloadFile, ExportAudit, ExportStatus
+from exports.signals import finished
 
 
 def get_owned_file(request: HttpRequest, pk) -> DownloadFile:
@@ -81,6 +82,7 @@ def cancel(request: HttpRequest, pk) -> HttpResponse:
         status=ExportStatus.CANCELLED, finished_at=timezone.now(), error="Cancelled by its owner."
     )
     if stopped:
+        finished(audit.pk)
         messages.success(request, f"Cancelled the {audit.dataset_title} export.")
     else:
         messages.error(request, "That export had already finished; nothing to cancel.")

@@ -21,6 +21,7 @@ from exports.datasets.base import Dataset
 from exports.formats import get_writer
 from exports.jobs.runner import ExportCancelled, filename_for, progress_reporter, split_options
 from exports.models import ExportAudit, ExportStatus
+from exports.signals import finished
 
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
@@ -57,6 +58,7 @@ class QueueWriter(io.RawIOBase):
 
 def produce(audit: ExportAudit, dataset: Dataset, out: QueueWriter) -> None:
     writer_options, _ = split_options(audit.options)
+    ended = 0
     try:
         result = engine.export(
             out,
@@ -68,7 +70,7 @@ def produce(audit: ExportAudit, dataset: Dataset, out: QueueWriter) -> None:
             max_rows=engine.row_cap(immediate=True),
         )
         out.flush()
-        ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING).update(
+        ended = ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING).update(
             status=ExportStatus.COMPLETED,
             row_count=result.rows,
             bytes=out.total,
@@ -79,7 +81,7 @@ def produce(audit: ExportAudit, dataset: Dataset, out: QueueWriter) -> None:
         pass
     except Exception as exc:
         log.warning("immediate export %s failed: %s", audit.pk, exc)
-        ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING).update(
+        ended = ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING).update(
             status=ExportStatus.FAILED,
             error=str(exc)[:2000],
             bytes=out.total,
@@ -87,6 +89,8 @@ def produce(audit: ExportAudit, dataset: Dataset, out: QueueWriter) -> None:
         )
     finally:
         out.chunks.put(DONE)
+        if ended:
+            finished(audit.pk)
         connections.close_all()  # this thread's own connections
 
 

@@ -21,6 +21,7 @@ from exports.datasets.base import ConditionError, Dataset, get_dataset
 from exports.engine import Result, export_tables
 from exports.formats import WRITERS, get_writer
 from exports.models import ExportAudit, ExportStatus
+from exports.signals import finished
 
 
 class Command(BaseCommand):
@@ -68,6 +69,7 @@ class Command(BaseCommand):
             bytes=size,
             finished_at=timezone.now(),
         )
+        finished(audit.pk)
         seconds = time.monotonic() - began
         report = self.stderr if output == "-" else self.stdout
         report.write(f"{result.rows} rows, {size} bytes, {seconds:.2f} s -> {output}")
@@ -129,6 +131,7 @@ def fail_audit(audit: ExportAudit, exc: BaseException) -> None:
         error=(str(exc) or type(exc).__name__)[:2000],
         finished_at=timezone.now(),
     )
+    finished(audit.pk)
 
 
 def write_output(
