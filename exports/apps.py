@@ -9,5 +9,8 @@ class ExportsConfig(AppConfig):
 
     def ready(self) -> None:
         from exports.jobs.schedules import ensure_schedules
+        from exports.scheduling.runs import on_export_finished
+        from exports.signals import export_finished
 
         post_migrate.connect(ensure_schedules, sender=self)
+        export_finished.connect(on_export_finished, dispatch_uid="exports.scheduling")

@@ -2,7 +2,7 @@
 export twice or declare a live one dead."""
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from exports.conf import app_settings
 
@@ -42,3 +42,28 @@ def check_queue_timing(app_configs=None, **kwargs) -> list[Error]:
     if app_settings.MAX_ATTEMPTS < 1:
         errors.append(Error("EXPORTS_MAX_ATTEMPTS must be at least 1.", id="exports.E003"))
     return errors
+
+
+@register()
+def check_schedules(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Lifetimes that contradict each other; outside recipients who could never get a file."""
+    found: list[CheckMessage] = []
+    if app_settings.MAX_FILE_LIFETIME < app_settings.FILE_LIFETIME:
+        found.append(
+            Error(
+                "EXPORTS_MAX_FILE_LIFETIME is shorter than EXPORTS_FILE_LIFETIME: the default "
+                "lifetime would exceed the maximum.",
+                id="exports.E010",
+            )
+        )
+    if app_settings.ALLOWED_EMAIL_DOMAINS and app_settings.EMAIL_ATTACH_MAX_BYTES <= 0:
+        found.append(
+            Warning(
+                "EXPORTS_ALLOWED_EMAIL_DOMAINS is set but EXPORTS_EMAIL_ATTACH_MAX_BYTES is 0: "
+                "outside addresses get files only as attachments, so every delivery to them "
+                "will fail.",
+                hint="Set EXPORTS_EMAIL_ATTACH_MAX_BYTES (e.g. 10485760 for 10 MiB).",
+                id="exports.W010",
+            )
+        )
+    return found

@@ -41,9 +41,18 @@ DEFAULTS: dict[str, Any] = {
     "PRESIGNED_SECONDS": 300,
     # nginx `internal` location prefix for X-Accel-Redirect downloads; empty: off.
     "X_ACCEL_REDIRECT": "",
+    # The longest lifetime an export or a schedule may ask for, and "keep 24 h longer" may
+    # reach: seconds (or a timedelta).
+    "MAX_FILE_LIFETIME": 7 * 24 * 3600,
+    # Runs of a schedule that may fail in a row before it pauses itself and tells its owner.
+    "SCHEDULE_MAX_FAILURES": 3,
+    # Domains (e.g. ["example.org"]) whose addresses a schedule may send files to as
+    # attachments; empty: schedules deliver to users and groups only.
+    "ALLOWED_EMAIL_DOMAINS": [],
 }
 
 PREFIX = "EXPORTS_"
+DURATIONS = {"FILE_LIFETIME", "MAX_FILE_LIFETIME"}
 
 
 class AppSettings:
@@ -53,7 +62,7 @@ class AppSettings:
         if name not in DEFAULTS:
             raise AttributeError(f"Exportdesk has no setting {PREFIX}{name}")
         value = getattr(settings, PREFIX + name, DEFAULTS[name])
-        if name == "FILE_LIFETIME" and not isinstance(value, timedelta):
+        if name in DURATIONS and not isinstance(value, timedelta):
             value = timedelta(seconds=float(value))
         return value
 

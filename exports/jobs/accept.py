@@ -53,8 +53,10 @@ def queue_export(
     filters: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     delivery: str = Delivery.BACKGROUND,
+    **recorded: Any,
 ) -> Accepted:
-    """An identical export already pending is returned instead of a second job."""
+    """An identical export already pending is returned instead of a second job. `recorded`:
+    more audit fields (trigger, saved_export)."""
     filters, options = filters or {}, options or {}
     validate(user, dataset, fmt, filters, options)
     with transaction.atomic():
@@ -82,6 +84,7 @@ def queue_export(
             delivery=delivery,
             requested_by=user,
             requested_by_display=display_name(user),
+            **recorded,
         )
         enqueue(audit)
     return Accepted(audit)
