@@ -2,13 +2,17 @@
 
 import csv
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
+from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportSchedule, SavedExport, ScheduleRun
 from exports.scheduling.runs import run_now
+from tests.test_email import Inbox, free_port
 
 
 def saved_export(owner, dataset: str = "user_points", fmt: str = "csv", **fields) -> SavedExport:
@@ -47,3 +51,15 @@ def ids_in(file: DownloadFile) -> list[int]:
 def delivered_file(schedule_run: ScheduleRun, user) -> DownloadFile:
     delivery = schedule_run.deliveries.get(user=user)
     return DownloadFile.objects.get(audit=delivery.audit)
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on loopback that worker processes can reach: (inbox, port)."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()
