@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from exports.admin.forms import DatasetExportForm
 from exports.admin.options import accept
+from exports.admin.saving import save_as, wants_saving
 from exports.datasets.base import DATASETS
 from exports.datasets.changelist import EXPORT_PERMISSION
 from exports.delivery.purge import purge_expired
@@ -95,6 +96,10 @@ class DatasetsAdmin(ReadOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             options = {"data_dictionary": True} if data["data_dictionary"] else {}
+            if wants_saving(request):
+                filters = form.export_filters()
+                saved = save_as(request, data["dataset"], data["format"], filters, options)
+                return saved or HttpResponseRedirect(request.path)
             response = accept(
                 request,
                 data["dataset"],

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from exports.admin.forms import ExportOptionsForm
+from exports.admin.saving import save_as, wants_saving
 from exports.datasets.changelist import admin_dataset_name, dataset_for
 from exports.datasets.conditions import ConditionError
 from exports.delivery import immediate
@@ -73,6 +74,10 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
     dataset = dataset_for(name, request.user, filters)
     form = ExportOptionsForm(request.POST if request.POST.get("post") else None, dataset=dataset)
     if form.is_bound and form.is_valid():
+        if wants_saving(request):
+            return save_as(
+                request, name, form.cleaned_data["format"], filters, form.export_options()
+            )
         return accept(
             request,
             name,
