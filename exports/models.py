@@ -455,7 +455,10 @@ class SentRange(models.Model):
     """Rows lo..hi (primary keys, inclusive) reached the recipient in one delivery: every
     integer in the range was sent, so a run of consecutive keys costs one row, not thousands."""
 
-    log = models.ForeignKey(SentLog, on_delete=models.CASCADE, related_name="ranges")
+    # Indexed by (log, lo) below; a second index on log alone would only slow the writes.
+    log = models.ForeignKey(
+        SentLog, on_delete=models.CASCADE, related_name="ranges", db_index=False
+    )
     lo = models.BigIntegerField()
     hi = models.BigIntegerField()
     delivery = models.ForeignKey(
@@ -473,7 +476,9 @@ class PendingRow(models.Model):
     """A row chosen for a delivery still on its way; it enters the sent log only if that
     delivery succeeds, and is dropped if it fails."""
 
-    delivery = models.ForeignKey(DeliveryLog, on_delete=models.CASCADE, related_name="+")
+    delivery = models.ForeignKey(
+        DeliveryLog, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     row_pk = models.BigIntegerField()
 
     class Meta:

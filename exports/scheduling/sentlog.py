@@ -13,11 +13,13 @@ delivery drops them, so the next run picks them up again with whatever is new.
 """
 
 import dataclasses
+import operator
+from functools import reduce
 from typing import Any
 
 from django.apps import apps
 from django.db import connection, models
-from django.db.models import F
+from django.db.models import F, Q
 
 from exports.datasets.base import Dataset, get_dataset
 from exports.datasets.changelist import ADMIN_PREFIX
@@ -25,6 +27,7 @@ from exports.models import DeliveryLog, ExportAudit, PendingRow, SentLog, SentRa
 
 LOWEST = -9223372036854775807  # one above bigint's minimum: SQLite reads -2**63 as a float
 HIGHEST = 9223372036854775807
+MAX_ISLANDS = 100  # beyond this many runs, an export reads its rows by joining PendingRow
 INTEGER_KEYS = (models.AutoField, models.BigAutoField, models.IntegerField)
 
 
@@ -96,15 +99,27 @@ def stage(log: SentLog, delivery: DeliveryLog, dataset: Dataset, filters: dict, 
         return cursor.rowcount
 
 
+def islands_sql() -> str:
+    """A delivery's staged keys as runs of consecutive integers (lo, hi)."""
+    return f"""SELECT MIN(row_pk) AS lo, MAX(row_pk) AS hi FROM (
+            SELECT row_pk, row_pk - ROW_NUMBER() OVER (ORDER BY row_pk) AS island
+            FROM {table(PendingRow)} WHERE delivery_id = %s
+        ) keys GROUP BY island"""  # noqa: S608
+
+
+def islands(delivery_id: int, most: int = MAX_ISLANDS) -> list[tuple[int, int]] | None:
+    """The staged keys as at most `most` runs, or None when they are more scattered."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"{islands_sql()} ORDER BY lo LIMIT %s", [delivery_id, most + 1])
+        found = [tuple(row) for row in cursor.fetchall()]
+    return None if len(found) > most else found
+
+
 def log_sent(log_id: int, delivery: DeliveryLog) -> int:
     """The delivered rows become ranges (consecutive keys fold into one); returns ranges added.
     Call in the transaction that records the delivery's success."""
-    pending = table(PendingRow)
     statement = f"""INSERT INTO {table(SentRange)} (log_id, lo, hi, delivery_id)
-        SELECT %s, MIN(row_pk), MAX(row_pk), %s FROM (
-            SELECT row_pk, row_pk - ROW_NUMBER() OVER (ORDER BY row_pk) AS island
-            FROM {pending} WHERE delivery_id = %s
-        ) keys GROUP BY island"""  # noqa: S608
+        SELECT %s, lo, hi, %s FROM ({islands_sql()}) runs"""  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(statement, [log_id, delivery.pk, delivery.pk])
         added = cursor.rowcount
@@ -128,15 +143,25 @@ class StagedRows(Dataset):
 
     inner: Any = None
     delivery_id: int = 0
+    runs: tuple[tuple[int, int], ...] | None = None  # the keys as ranges, when they are few
 
     @classmethod
     def around(cls, dataset: Dataset, delivery_id: int) -> "StagedRows":
         base = {f.name: getattr(dataset, f.name) for f in dataclasses.fields(Dataset)}
-        return cls(**base, inner=dataset, delivery_id=delivery_id)
+        found = islands(delivery_id)
+        runs = None if found is None else tuple(found)
+        return cls(**base, inner=dataset, delivery_id=delivery_id, runs=runs)
 
     def get_queryset(self) -> models.QuerySet:
-        chosen = PendingRow.objects.filter(delivery_id=self.delivery_id).values("row_pk")
-        return self.inner.get_queryset().filter(pk__in=chosen)
+        """Few runs of consecutive keys read as index ranges, in order (every key in a run
+        was staged, so the ranges are exact); scattered keys through the staged table."""
+        rows = self.inner.get_queryset()
+        if self.runs is None:
+            chosen = PendingRow.objects.filter(delivery_id=self.delivery_id).values("row_pk")
+            return rows.filter(pk__in=chosen)
+        if not self.runs:
+            return rows.none()
+        return rows.filter(reduce(operator.or_, (Q(pk__range=run) for run in self.runs)))
 
     def filtered(self, conditions: Any = None, limit: int | None = None) -> models.QuerySet:
         qs = self.get_queryset().order_by("pk")
