@@ -292,8 +292,7 @@ class ExportSchedule(models.Model):
     skip_empty = models.BooleanField(
         null=True,
         blank=True,
-        verbose_name="Don't send when there are no rows",
-        help_text="Unset: don't send for incremental schedules, send otherwise.",
+        verbose_name="When there are no rows",
     )
     lifetime_hours = models.PositiveIntegerField(
         null=True, blank=True, help_text="How long the files stay; empty: the site's default."

@@ -55,7 +55,9 @@ def my_downloads(request: HttpRequest) -> HttpResponse:
     context = {
         "files": DownloadFile.objects.for_user(request.user).select_related("audit"),
         "pending": mine.filter(status__in=PENDING),
-        "ended": mine.filter(download__isnull=True).exclude(status__in=PENDING)[:10],
+        "ended": mine.filter(download__isnull=True)
+        .exclude(status__in=PENDING)
+        .exclude(schedule_delivery__email__gt="")[:10],  # a schedule's mail to an outsider
     }
     return private(render(request, "exports/my_downloads.html", context))
 

@@ -109,6 +109,7 @@ def test_users_get_a_link_and_outside_addresses_the_file_never_a_link(smtp, owne
     assert to_partner["Subject"].startswith("Daily points: user_points_")
     assert "http" not in to_partner.get_body().get_content()
     assert attached_ids(to_partner) == all_ids()
+    assert not DownloadFile.objects.filter(audit=done.deliveries.get(email=PARTNER).audit)
 
 
 def test_a_file_too_big_to_attach_fails_with_the_reason(smtp, owner, demo_data, settings):

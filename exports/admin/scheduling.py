@@ -140,6 +140,16 @@ def describe(schedule: ExportSchedule) -> str:
     return Timing.of(schedule).describe()
 
 
+class EmptyRunsSelect(forms.NullBooleanSelect):
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs)
+        self.choices = [
+            ("unknown", "Default: don't send for incremental schedules, send otherwise"),
+            ("true", "Don't send"),
+            ("false", "Send a file with no rows"),
+        ]
+
+
 class ExportScheduleForm(forms.ModelForm):
     weekdays = forms.TypedMultipleChoiceField(
         choices=list(enumerate(WEEKDAY_NAMES)),
@@ -165,6 +175,7 @@ class ExportScheduleForm(forms.ModelForm):
             "lifetime_hours",
             "paused",
         ]
+        widgets = {"skip_empty": EmptyRunsSelect}
 
     def __init__(self, *args, request: HttpRequest | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -209,7 +220,7 @@ class RecipientInline(admin.TabularInline):
     model = ScheduleRecipient
     extra = 1
     raw_id_fields = ["user"]
-    verbose_name = "recipient (one of: a user, a group, an outside address)"
+    verbose_name_plural = "Recipients besides the owner: a user, a group or an address per line"
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return may_export(request)

@@ -19,6 +19,7 @@ from exports.conf import app_settings
 from exports.datasets.base import get_dataset
 from exports.datasets.changelist import can_export
 from exports.datasets.conditions import ConditionError
+from exports.delivery.purge import delete_stored
 from exports.engine import row_cap
 from exports.formats import MissingDependency
 from exports.jobs.accept import display_name, enqueue, validate
@@ -222,6 +223,8 @@ def deliver(delivery: DeliveryLog) -> None:
         reason = "The file was deleted before it could be sent."
     if not reason:
         reason = send(delivery, file)
+    if delivery.email and file is not None:
+        discard(file)
     if reason:
         if delivery.incremental:
             sentlog.drop_pending(delivery)
@@ -241,6 +244,14 @@ def deliver(delivery: DeliveryLog) -> None:
         filename=file.filename,
         delivered_at=timezone.now(),
     )
+
+
+def discard(file: DownloadFile) -> None:
+    """An outside address's file was only the attachment's vehicle: it does not stay on the
+    owner's My downloads (the audit row and the delivery log keep the record)."""
+    stored = file.stored_name
+    file.delete()
+    transaction.on_commit(lambda: delete_stored(stored))
 
 
 def export_problem(audit: ExportAudit | None) -> str:
