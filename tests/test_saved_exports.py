@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -259,3 +260,22 @@ def test_nobody_pauses_somebody_elses_schedule(client, staff, demo_data):
     assert client.post(reverse("exports:schedule-pause", args=[theirs.pk])).status_code == 404
     theirs.refresh_from_db()
     assert not theirs.paused
+
+
+def test_the_new_buttons_need_a_csrf_token(staff, demo_data):
+    file = finished_file(staff)
+    schedule = schedule_for(saved_export(staff))
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(staff)
+    urls = [
+        reverse("exports:run-again", args=[file.audit_id]),
+        reverse("exports:keep-longer", args=[file.pk]),
+        reverse("exports:schedule-pause", args=[schedule.pk]),
+        reverse("exports:schedule-resume", args=[schedule.pk]),
+    ]
+    for url in urls:
+        assert browser.post(url).status_code == 403, url
+    assert ExportAudit.objects.count() == 1
+    assert DownloadFile.objects.get(pk=file.pk).expires_at == file.expires_at
+    schedule.refresh_from_db()
+    assert not schedule.paused
