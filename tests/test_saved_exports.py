@@ -21,7 +21,7 @@ from exports.models import (
 from project.demo.models import Game, UserPoint
 from tests.conftest import make_user
 from tests.factories import finished_file
-from tests.schedules import saved_export, schedule_for
+from tests.schedules import run_and_deliver, saved_export, schedule_for
 from tests.test_admin_export import confirm, post_action
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -279,3 +279,12 @@ def test_the_new_buttons_need_a_csrf_token(staff, demo_data):
     assert DownloadFile.objects.get(pk=file.pk).expires_at == file.expires_at
     schedule.refresh_from_db()
     assert not schedule.paused
+
+
+def test_the_audit_row_shows_what_triggered_it(admin_client, staff, demo_data):
+    schedule = schedule_for(saved_export(staff, name="Weekly points"))
+    audit = run_and_deliver(schedule).deliveries.get().audit
+    page = admin_client.get(reverse("admin:exports_exportaudit_change", args=[audit.pk]))
+    text = page.content.decode()
+    assert "Trigger" in text and "Manual" in text
+    assert f"Weekly points (#{schedule.pk})" in text

@@ -45,7 +45,15 @@ class ExportAuditAdmin(ReadOnlyAdmin):
         "bytes",
         "duration",
     ]
-    list_filter = ["status", "dataset", "format", "delivery", "requested_by_display", "queued_at"]
+    list_filter = [
+        "status",
+        "dataset",
+        "format",
+        "delivery",
+        "trigger",
+        "requested_by_display",
+        "queued_at",
+    ]
     search_fields = ["requested_by_display", "dataset", "error", "id"]
     date_hierarchy = "queued_at"
     fields = [
@@ -53,6 +61,9 @@ class ExportAuditAdmin(ReadOnlyAdmin):
         "dataset",
         "format",
         "delivery",
+        "trigger",
+        "schedule",
+        "saved_export",
         "requested_by_display",
         "status",
         "filters_json",
