@@ -21,12 +21,15 @@ class ExportsConfig(AppConfig):
         from exports import checks  # noqa: F401 - registers the system checks
         from exports.datasets.registry import registry
         from exports.jobs.schedules import ensure_schedules
+        from exports.scheduling.runs import on_export_finished
+        from exports.signals import export_finished
 
         add_progress_alias()
         connection_created.connect(sqlite_wal, dispatch_uid="exports.sqlite_wal")
         # Every installed app's datasets.py declares its datasets, as admin.py does ModelAdmins.
         autodiscover_modules("datasets", register_to=registry)
         post_migrate.connect(ensure_schedules, sender=self)
+        export_finished.connect(on_export_finished, dispatch_uid="exports.scheduling")
 
 
 def add_progress_alias() -> None:

@@ -327,3 +327,28 @@ def check_model_admins(app_configs=None, **kwargs) -> list[CheckMessage]:
         for model_admin in site._registry.values()
         if isinstance(model_admin, ExportMixin) and model_admin.actions is None
     ]
+
+
+@register()
+def check_schedules(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Lifetimes that contradict each other; outside recipients who could never get a file."""
+    found: list[CheckMessage] = []
+    if app_settings.MAX_FILE_LIFETIME < app_settings.FILE_LIFETIME:
+        found.append(
+            Error(
+                "EXPORTS_MAX_FILE_LIFETIME is shorter than EXPORTS_FILE_LIFETIME: the default "
+                "lifetime would exceed the maximum.",
+                id="exports.E020",
+            )
+        )
+    if app_settings.ALLOWED_EMAIL_DOMAINS and app_settings.EMAIL_ATTACH_MAX_BYTES <= 0:
+        found.append(
+            Warning(
+                "EXPORTS_ALLOWED_EMAIL_DOMAINS is set but EXPORTS_EMAIL_ATTACH_MAX_BYTES is 0: "
+                "outside addresses get files only as attachments, so every delivery to them "
+                "will fail.",
+                hint="Set EXPORTS_EMAIL_ATTACH_MAX_BYTES (e.g. 10485760 for 10 MiB).",
+                id="exports.W020",
+            )
+        )
+    return found

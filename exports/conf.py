@@ -52,9 +52,18 @@ DEFAULTS: dict[str, Any] = {
     # get_queryset() may read: kept (model instances by label and pk, plain values as they
     # are) and set again on the request a changelist export is replayed with.
     "REQUEST_ATTRIBUTES": ("site", "tenant"),
+    # The longest lifetime an export or a schedule may ask for, and "keep 24 h longer" may
+    # reach: seconds (or a timedelta).
+    "MAX_FILE_LIFETIME": 7 * 24 * 3600,
+    # Runs of a schedule that may fail in a row before it pauses itself and tells its owner.
+    "SCHEDULE_MAX_FAILURES": 3,
+    # Domains (e.g. ["example.org"]) whose addresses a schedule may send files to as
+    # attachments; empty: schedules deliver to users and groups only.
+    "ALLOWED_EMAIL_DOMAINS": [],
 }
 
 PREFIX = "EXPORTS_"
+DURATIONS = {"FILE_LIFETIME", "MAX_FILE_LIFETIME"}
 
 
 class AppSettings:
@@ -64,7 +73,7 @@ class AppSettings:
         if name not in DEFAULTS:
             raise AttributeError(f"Exportdesk has no setting {PREFIX}{name}")
         value = getattr(settings, PREFIX + name, DEFAULTS[name])
-        if name == "FILE_LIFETIME" and not isinstance(value, timedelta):
+        if name in DURATIONS and not isinstance(value, timedelta):
             value = timedelta(seconds=float(value))
         return value
 

@@ -22,6 +22,7 @@ from exports.delivery.guards import private_errors, servable
 from exports.delivery.purge import delete_stored
 from exports.delivery.ratelimit import refused
 from exports.models import PENDING, ApiToken, DownloadFile, ExportAudit, ExportStatus, FileGone
+from exports.signals import finished
 
 
 def get_owned_file(request: HttpRequest, pk) -> DownloadFile:
@@ -65,7 +66,9 @@ def my_downloads(request: HttpRequest) -> HttpResponse:
     context = {
         "files": DownloadFile.objects.for_user(request.user).select_related("audit"),
         "pending": mine.filter(status__in=PENDING),
-        "ended": mine.filter(download__isnull=True).exclude(status__in=PENDING)[:10],
+        "ended": mine.filter(download__isnull=True)
+        .exclude(status__in=PENDING)
+        .exclude(schedule_delivery__email__gt="")[:10],  # a schedule's mail to an outsider
     }
     return private(render(request, "exports/my_downloads.html", context))
 
@@ -98,13 +101,14 @@ def export_status(request: HttpRequest, pk) -> HttpResponse:
 
 def cancel_export(audit: ExportAudit) -> bool:
     """False when it had already ended; a running worker notices at its next progress report."""
-    return bool(
-        ExportAudit.objects.filter(pk=audit.pk, status__in=PENDING).update(
-            status=ExportStatus.CANCELLED,
-            finished_at=timezone.now(),
-            error="Cancelled by its owner.",
-        )
+    stopped = ExportAudit.objects.filter(pk=audit.pk, status__in=PENDING).update(
+        status=ExportStatus.CANCELLED,
+        finished_at=timezone.now(),
+        error="Cancelled by its owner.",
     )
+    if stopped:
+        finished(audit.pk)
+    return bool(stopped)
 
 
 def delete_file(file: DownloadFile) -> None:

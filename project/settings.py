@@ -104,6 +104,11 @@ EXPORTS_MAX_ROWS_BACKGROUND = envint("EXPORTS_MAX_ROWS_BACKGROUND", 5_000_000)
 EXPORTS_MAX_PENDING_PER_USER = envint("EXPORTS_MAX_PENDING_PER_USER", 3)
 EXPORTS_SITE_URL = env("EXPORTS_SITE_URL", "http://127.0.0.1:8000")
 EXPORTS_EMAIL_ATTACH_MAX_BYTES = envint("EXPORTS_EMAIL_ATTACH_MAX_BYTES", 0)
+# Scheduled exports: the longest file lifetime anyone may ask for, failures in a row before a
+# schedule pauses itself, and the only domains outside addresses may be in (comma-separated).
+EXPORTS_MAX_FILE_LIFETIME = timedelta(seconds=envint("EXPORTS_MAX_FILE_LIFETIME", 7 * 24 * 3600))
+EXPORTS_SCHEDULE_MAX_FAILURES = envint("EXPORTS_SCHEDULE_MAX_FAILURES", 3)
+EXPORTS_ALLOWED_EMAIL_DOMAINS = envlist("EXPORTS_ALLOWED_EMAIL_DOMAINS", "")
 
 # Django 6.1: MAILERS = {"default": {...}}; Django 5.2: EMAIL_BACKEND, EMAIL_HOST, ...
 globals().update(

@@ -5,8 +5,11 @@ download-file admins. Imports everything below it; nothing imports it.
 Public: `ExportMixin`, `enable_export`.
 """
 
-import exports.admin.tokens  # noqa: F401 - registers the API token admin
-from exports.admin import audit  # noqa: F401 - registers Exportdesk's own ModelAdmins
+from exports.admin import (
+    audit,  # noqa: F401 - registers Exportdesk's own ModelAdmins
+    scheduling,  # noqa: F401 - saved exports, schedules, their runs
+    tokens,  # noqa: F401 - API tokens
+)
 from exports.admin.mixin import ExportMixin
 from exports.admin.sitewide import enable_export
 

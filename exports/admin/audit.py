@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 
 from exports.admin.forms import DatasetExportForm
 from exports.admin.options import accept
+from exports.admin.saving import save_as, wants_saving
 from exports.datasets.changelist import EXPORT_PERMISSION, can_export, exportable_datasets
 from exports.delivery.purge import purge_expired
 from exports.models import DatasetExport, DownloadFile, ExportAudit, FileGone
@@ -84,7 +85,7 @@ class ExportAuditAdmin(ReadOnlyAdmin):
         "status",
         "output",
     ]
-    list_filter = ["status", DatasetFilter, "format", "delivery", RequesterFilter]
+    list_filter = ["status", DatasetFilter, "format", "delivery", "trigger", RequesterFilter]
     search_fields = ["requested_by_display", "dataset", "error", "id"]
     date_hierarchy = "queued_at"
     fields = [
@@ -92,6 +93,9 @@ class ExportAuditAdmin(ReadOnlyAdmin):
         "dataset",
         "format",
         "delivery",
+        "trigger",
+        "schedule",
+        "saved_export",
         "requested_by_display",
         "status",
         "filters_json",
@@ -171,6 +175,10 @@ class DatasetsAdmin(ReadOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             options = {"data_dictionary": True} if data["data_dictionary"] else {}
+            if wants_saving(request):
+                filters = form.export_filters()
+                saved = save_as(request, data["dataset"], data["format"], filters, options)
+                return saved or HttpResponseRedirect(request.path)
             response = accept(
                 request,
                 data["dataset"],

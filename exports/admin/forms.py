@@ -5,12 +5,16 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from exports.conf import app_settings
 from exports.datasets.base import Dataset, resolve_field
+from exports.delivery.lifetime import OPTION as LIFETIME_OPTION
+from exports.delivery.lifetime import max_hours
 from exports.formats import format_choices
 from exports.models import REQUESTABLE_DELIVERIES, Delivery
 
@@ -36,12 +40,14 @@ class ExportOptionsForm(forms.Form):
     simplified = forms.BooleanField(
         required=False, label=_("Simplified spreadsheet"), help_text=_("Plain cells, no styling.")
     )
+    lifetime_hours = forms.IntegerField(required=False, min_value=1, label="Keep the file for")
 
     def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = [(c.name, c.heading) for c in dataset.columns]
         self.fields["columns"].choices = choices
         self.fields["columns"].initial = [name for name, _label in choices]
+        limit_lifetime(self.fields["lifetime_hours"])
 
     def export_options(self) -> dict[str, Any]:
         """What the audit row keeps; columns only when some were unticked."""
@@ -49,7 +55,22 @@ class ExportOptionsForm(forms.Form):
         options = {k: True for k in ("data_dictionary", "sort_columns", "simplified") if data[k]}
         if len(data["columns"]) < len(self.fields["columns"].choices):
             options["columns"] = data["columns"]
+        if data.get("lifetime_hours") and data["lifetime_hours"] != default_hours():
+            options[LIFETIME_OPTION] = data["lifetime_hours"]
         return options
+
+
+def default_hours() -> int:
+    return int(app_settings.FILE_LIFETIME.total_seconds() // 3600)
+
+
+def limit_lifetime(field: forms.IntegerField) -> None:
+    """Hours, from 1 to EXPORTS_MAX_FILE_LIFETIME; the site's default unless changed."""
+    most = max_hours()
+    field.initial = default_hours()
+    field.validators.append(MaxValueValidator(most))
+    field.widget.attrs.update(max=most, min=1)
+    field.help_text = f"Hours, up to {most} ({most // 24} days)."
 
 
 def choice_filters(datasets: list[Dataset]) -> dict[str, tuple[forms.Field, list[str]]]:

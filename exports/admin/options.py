@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from exports.admin.forms import ExportOptionsForm
+from exports.admin.saving import save_as, wants_saving
 from exports.datasets.changelist import admin_dataset_name, dataset_for, request_context
 from exports.datasets.conditions import ConditionError
 from exports.delivery import immediate
@@ -95,6 +96,10 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         text = _("Left out of this export: %(columns)s.") % {"columns": left_out}
         messages.warning(request, text)
     if form.is_bound and form.is_valid():
+        if wants_saving(request):
+            return save_as(
+                request, name, form.cleaned_data["format"], filters, form.export_options()
+            )
         return accept(
             request,
             name,

@@ -141,7 +141,7 @@ def export_options(options: Any, lifetime: Any) -> dict[str, Any]:
         if not columns or not all(isinstance(c, str) for c in columns):
             raise ApiError(400, "Option 'columns' must be a non-empty list of column names.")
     if lifetime is not None:
-        longest = int(app_settings.FILE_LIFETIME.total_seconds())
+        longest = int(app_settings.MAX_FILE_LIFETIME.total_seconds())
         if not isinstance(lifetime, int) or isinstance(lifetime, bool):
             raise ApiError(400, "'lifetime' must be a whole number of seconds.")
         if not 60 <= lifetime <= longest:

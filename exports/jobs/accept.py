@@ -54,9 +54,11 @@ def queue_export(
     options: dict[str, Any] | None = None,
     delivery: str = Delivery.BACKGROUND,
     display: str = "",
+    **recorded: Any,
 ) -> Accepted:
     """An identical export already pending is returned instead of a second job.
-    `display` names the requester in the audit row (default: the username)."""
+    `display` names the requester in the audit row (default: the username); `recorded`: more
+    audit fields (trigger, saved_export)."""
     filters, options = filters or {}, options or {}
     validate(user, dataset, fmt, filters, options)
     with transaction.atomic():
@@ -84,6 +86,7 @@ def queue_export(
             delivery=delivery,
             requested_by=user,
             requested_by_display=display or display_name(user),
+            **recorded,
         )
         enqueue(audit)
     return Accepted(audit)

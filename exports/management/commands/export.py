@@ -23,6 +23,7 @@ from exports.engine import Result, export_tables
 from exports.formats import WRITERS, get_writer
 from exports.jobs.heartbeat import Heartbeat
 from exports.models import Delivery, ExportAudit, ExportStatus
+from exports.signals import finished
 
 # A command-line export runs once, in this process: attempt 1 is the only one.
 ATTEMPT = 1
@@ -78,6 +79,7 @@ class Command(BaseCommand):
             finished_at=timezone.now(),
         ):
             report.write(f"Warning: audit row {audit.pk} was ended meanwhile; left as it is.")
+        finished(audit.pk)
         seconds = time.monotonic() - began
         report.write(f"{result.rows} rows, {size} bytes, {seconds:.2f} s -> {output}")
         for note in result.notes:
@@ -146,6 +148,7 @@ def fail_audit(audit: ExportAudit, exc: BaseException) -> None:
         error=(str(exc) or type(exc).__name__)[:2000],
         finished_at=timezone.now(),
     )
+    finished(audit.pk)
 
 
 def write_output(
