@@ -6,6 +6,7 @@ so the file holds exactly the rows that user's changelist shows.
 """
 
 import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from django.apps import apps
@@ -15,11 +16,15 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db import models
 from django.test import RequestFactory
 
+from exports.datasets import display as admin_display
 from exports.datasets.base import SENSITIVE, Column, Dataset, UnknownDataset, get_dataset
 from exports.datasets.conditions import ConditionError
 
 ADMIN_PREFIX = "admin:"
 EXPORT_PERMISSION = "exports.export_data"
+# options["values"] = "display": the columns as the admin shows them; absent: raw values.
+VALUES_OPTION = "values"
+DISPLAY = "display"
 
 
 def admin_dataset_name(model: type[models.Model]) -> str:
@@ -42,6 +47,44 @@ class ChangelistDataset(Dataset):
             return changelist.get_queryset(request)
         except (IncorrectLookupParameters, SuspiciousOperation) as exc:
             raise ConditionError(f"The admin refused these filters: {exc}") from exc
+
+
+@dataclasses.dataclass(frozen=True)
+class DisplayDataset(ChangelistDataset):
+    """The changelist as the admin shows it (datasets.display). Its own rows() keeps the
+    engine off the COPY paths, which can only print raw values."""
+
+    items: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # column -> list_display
+
+    def __post_init__(self) -> None:
+        """The columns come complete from display.columns(), and most are no ORM path."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return admin_display.with_related(super().get_queryset(), list(self.items.values()))
+
+    def rows(
+        self, conditions: Any = None, limit: int | None = None, chunk_size: int = 2000
+    ) -> Iterator[Sequence[Any]]:
+        items = [self.items[c.name] for c in self.columns]
+        return admin_display.rows(
+            self.model_admin, self.filtered(conditions, limit), items, chunk_size
+        )
+
+
+def as_displayed(dataset: ChangelistDataset) -> DisplayDataset:
+    """The same changelist with list_display's columns, as get_list_display() gives them to
+    this user; deny-listed fields stay out."""
+    request = RequestFactory().get("/?" + dataset.querystring)
+    request.user = dataset.user
+    shown = admin_display.columns(dataset.model_admin, request, dataset.is_sensitive)
+    same = {f.name: getattr(dataset, f.name) for f in dataclasses.fields(ChangelistDataset)}
+    return DisplayDataset(
+        **same | {"columns": tuple(c for c, _ in shown), "items": {c.name: i for c, i in shown}}
+    )
+
+
+def shown_as_admin(options: Mapping[str, Any] | None) -> bool:
+    return bool(options) and options.get(VALUES_OPTION) == DISPLAY
 
 
 def model_admin_for(name: str):
@@ -96,12 +139,24 @@ def can_export(user, name: str) -> bool:
     return True
 
 
-def dataset_for(name: str, user, filters: dict[str, Any], columns: list[str] | None = None):
-    """The dataset an export reads, checked against the user's permissions right now."""
+def dataset_for(
+    name: str,
+    user,
+    filters: dict[str, Any],
+    columns: list[str] | None = None,
+    *,
+    display: bool = False,
+):
+    """The dataset an export reads, checked against the user's permissions right now;
+    `display`: the changelist's columns as the admin shows them (see shown_as_admin)."""
     if not can_export(user, name):
         raise PermissionDenied("You do not have permission to export this data.")
     if name.startswith(ADMIN_PREFIX):
         dataset: Dataset = changelist_dataset(name, user, filters.get("changelist", ""))
+        if display:
+            dataset = as_displayed(dataset)
+    elif display:
+        raise ConditionError("Only an admin changelist can be exported as the admin shows it.")
     else:
         dataset = get_dataset(name)
     return only_columns(dataset, columns) if columns else dataset

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from exports import engine
 from exports.conf import app_settings
-from exports.datasets.changelist import dataset_for
+from exports.datasets.changelist import dataset_for, shown_as_admin
 from exports.delivery.filenames import safe_filename
 from exports.delivery.safesave import remove, save_whole
 from exports.delivery.storage import exports_storage, storage_key
@@ -107,7 +107,13 @@ def run(audit_id: str) -> None:
 def write(audit: ExportAudit, attempt: int, stored: list[str]):
     """Rows -> temp file -> storage; appends the stored name to `stored` once it exists."""
     writer_options, columns = split_options(audit.options)
-    dataset = dataset_for(audit.dataset, audit.requested_by, audit.filters, columns)
+    dataset = dataset_for(
+        audit.dataset,
+        audit.requested_by,
+        audit.filters,
+        columns,
+        display=shown_as_admin(audit.options),
+    )
     expected = dataset.filtered(audit.filters.get("conditions"), audit.filters.get("limit"))
     cap, matching = engine.row_cap(), expected.count()
     ExportAudit.objects.filter(pk=audit.pk).update(
