@@ -5,8 +5,10 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from exports.datasets.base import DATASETS, Dataset, resolve_field
+from exports.datasets.changelist import DISPLAY, VALUES_OPTION
 from exports.formats import format_choices
 from exports.models import REQUESTABLE_DELIVERIES, Delivery
 
@@ -16,7 +18,14 @@ class ExportOptionsForm(forms.Form):
     delivery = forms.ChoiceField(
         choices=REQUESTABLE_DELIVERIES, initial=Delivery.BACKGROUND, widget=forms.RadioSelect
     )
-    columns = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
+    values = forms.ChoiceField(
+        label=_("Columns"),
+        choices=[("raw", _("Raw values")), (DISPLAY, _("As shown in the admin"))],
+        initial="raw",
+        required=False,  # absent: raw values, as before the choice existed
+        widget=forms.RadioSelect,
+    )
+    columns = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, required=False)
     data_dictionary = forms.BooleanField(
         required=False, help_text="Add a sheet or file describing every column."
     )
@@ -31,10 +40,19 @@ class ExportOptionsForm(forms.Form):
         self.fields["columns"].choices = choices
         self.fields["columns"].initial = [name for name, _ in choices]
 
+    def clean(self) -> dict[str, Any]:
+        """The ticks are raw columns: needed for raw values, ignored as shown in the admin."""
+        data = super().clean()
+        if data.get("values") != DISPLAY and not data.get("columns"):
+            self.add_error("columns", self.fields["columns"].error_messages["required"])
+        return data
+
     def export_options(self) -> dict[str, Any]:
         """What the audit row keeps; columns only when some were unticked."""
         data = self.cleaned_data
         options = {k: True for k in ("data_dictionary", "sort_columns", "simplified") if data[k]}
+        if data.get("values") == DISPLAY:  # list_display decides the columns
+            return {**options, VALUES_OPTION: DISPLAY}
         if len(data["columns"]) < len(self.fields["columns"].choices):
             options["columns"] = data["columns"]
         return options
