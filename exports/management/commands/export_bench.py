@@ -1,7 +1,10 @@
 """`manage.py export_bench --rows N`: each format's speed and peak memory against the ceilings
 (a bare COPY for every format; for the spreadsheets, XLSX and ODS, also a bare openpyxl
 write-only loop, the usual way to write a spreadsheet in Python). Every measurement runs in a
-fresh subprocess, so its peak RSS is its own."""
+fresh subprocess, so its peak RSS is its own.
+
+`--mode display`: the demo's UserPoint changelist export "as shown in the admin" against the
+same changelist's raw values, format by format, in the same run."""
 
 import argparse
 import json
@@ -13,11 +16,13 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
 from exports.conf import app_settings
-from exports.datasets.base import get_dataset
+from exports.datasets.base import Dataset, get_dataset
+from exports.datasets.changelist import DISPLAY, as_displayed, changelist_dataset
 from exports.engine import export
 from exports.engine.copysql import select_sql, wrap
 from exports.engine.tables import TableSource
@@ -28,6 +33,7 @@ DATASET = "user_points"
 COPY = "copy"
 BARE_XLSX = "openpyxl-bare"
 SPREADSHEETS = ("xlsx", "ods")
+CHANGELIST = "admin:demo.userpoint"
 
 
 class Command(BaseCommand):
@@ -37,6 +43,12 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, required=True)
         parser.add_argument("--formats", default="csv,json,xlsx,ods,tsvzip,sqlite")
         parser.add_argument("--no-seed", action="store_true", help="Use the rows that exist.")
+        parser.add_argument(
+            "--mode",
+            choices=["formats", DISPLAY],
+            default="formats",
+            help="display: the UserPoint changelist as shown in the admin vs its raw values.",
+        )
         parser.add_argument("--child", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, rows: int, formats: str, no_seed: bool, **opts: Any) -> None:
@@ -47,6 +59,9 @@ class Command(BaseCommand):
             from project.demo.seed import top_up
 
             top_up(rows)
+        if opts["mode"] == DISPLAY:
+            self.compare_display(rows, [f.strip() for f in formats.split(",") if f.strip()])
+            return
         copy = run_child(COPY, rows)
         copy_seconds = copy.get("seconds")
         self.emit({"format": COPY, **copy})
@@ -64,6 +79,14 @@ class Command(BaseCommand):
             if fmt in SPREADSHEETS:
                 line["ratio_vs_openpyxl_bare"] = divide(bare.get("seconds"), result.get("seconds"))
             self.emit(line)
+
+    def compare_display(self, rows: int, names: list[str]) -> None:
+        for fmt in names:
+            raw = run_child(f"raw:{fmt}", rows)
+            self.emit({"mode": "raw", "format": fmt, **raw})
+            shown = run_child(f"{DISPLAY}:{fmt}", rows)
+            ratio = divide(raw.get("seconds"), shown.get("seconds"))
+            self.emit({"mode": DISPLAY, "format": fmt, **shown, "ratio_vs_raw": ratio})
 
     def emit(self, line: dict[str, Any]) -> None:
         self.stdout.write(json.dumps(line))
@@ -102,7 +125,8 @@ def database_env() -> dict[str, str]:
 
 
 def measure(kind: str, rows: int) -> dict[str, Any]:
-    dataset = get_dataset(DATASET)
+    mode, _, kind = kind.rpartition(":")  # "display:csv", "raw:csv": the changelist export
+    dataset = bench_changelist(mode) if mode else get_dataset(DATASET)
     with tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as out:
         began = time.perf_counter()
         if kind == COPY:
@@ -121,6 +145,14 @@ def measure(kind: str, rows: int) -> dict[str, Any]:
         "peak_rss_mb": round(peak, 1),
         "bytes": size,
     }
+
+
+def bench_changelist(mode: str) -> Dataset:
+    """The demo's UserPoint changelist as a superuser sees it (an unsaved one: nothing to
+    clean up), with raw values or as shown in the admin."""
+    user = get_user_model()(username="export_bench", is_active=True, is_superuser=True)
+    dataset = changelist_dataset(CHANGELIST, user, "")
+    return as_displayed(dataset) if mode == DISPLAY else dataset
 
 
 def bare_copy(out, source: TableSource) -> int:
