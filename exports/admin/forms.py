@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from exports.conf import app_settings
 from exports.datasets.base import Dataset, resolve_field
+from exports.datasets.changelist import DISPLAY, VALUES_OPTION
 from exports.delivery.lifetime import OPTION as LIFETIME_OPTION
 from exports.delivery.lifetime import max_hours
 from exports.formats import format_choices
@@ -30,7 +31,14 @@ class ExportOptionsForm(forms.Form):
         initial=Delivery.BACKGROUND,
         widget=forms.RadioSelect,
     )
-    columns = forms.MultipleChoiceField(label=_("Columns"), widget=forms.CheckboxSelectMultiple)
+    values = forms.ChoiceField(
+        label=_("Columns"),
+        choices=[("raw", _("Raw values")), (DISPLAY, _("As shown in the admin"))],
+        initial="raw",
+        required=False,  # absent: raw values, as before the choice existed
+        widget=forms.RadioSelect,
+    )
+    columns = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, required=False)
     data_dictionary = forms.BooleanField(
         label=_("Data dictionary"),
         required=False,
@@ -49,10 +57,19 @@ class ExportOptionsForm(forms.Form):
         self.fields["columns"].initial = [name for name, _label in choices]
         limit_lifetime(self.fields["lifetime_hours"])
 
+    def clean(self) -> dict[str, Any]:
+        """The ticks are raw columns: needed for raw values, ignored as shown in the admin."""
+        data = super().clean()
+        if data.get("values") != DISPLAY and not data.get("columns"):
+            self.add_error("columns", self.fields["columns"].error_messages["required"])
+        return data
+
     def export_options(self) -> dict[str, Any]:
         """What the audit row keeps; columns only when some were unticked."""
         data = self.cleaned_data
         options = {k: True for k in ("data_dictionary", "sort_columns", "simplified") if data[k]}
+        if data.get("values") == DISPLAY:  # list_display decides the columns
+            return {**options, VALUES_OPTION: DISPLAY}
         if len(data["columns"]) < len(self.fields["columns"].choices):
             options["columns"] = data["columns"]
         if data.get("lifetime_hours") and data["lifetime_hours"] != default_hours():

@@ -127,6 +127,9 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         "over_cap": count > cap,
         "form": form,
         "option_fields": [form[name] for name in ("data_dictionary", "sort_columns", "simplified")],
+        "shown_headings": [
+            c.heading for c in dataset_for(name, request.user, filters, display=True).columns
+        ],
         "select_across": select_across,
         "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

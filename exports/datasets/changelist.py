@@ -9,6 +9,7 @@ showed.
 """
 
 import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -16,6 +17,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, SuspiciousOperation
 from django.db import models
 
+from exports.datasets import display as admin_display
 from exports.datasets.base import Column, Dataset, view_permission
 from exports.datasets.conditions import ConditionError
 from exports.datasets.registry import UnknownDataset, get_dataset, registry
@@ -29,6 +31,9 @@ from exports.datasets.replay import (
 from exports.datasets.sensitive import is_sensitive_name
 
 EXPORT_PERMISSION = "exports.export_data"
+# options["values"] = "display": the columns as the admin shows them; absent: raw values.
+VALUES_OPTION = "values"
+DISPLAY = "display"
 
 __all__ = ["ADMIN_PREFIX", "EXPORT_PERMISSION", "request_context"]
 
@@ -60,6 +65,43 @@ class ChangelistDataset(Dataset):
         if self.permissions is not None:
             return tuple(self.permissions)
         return tuple(p for p in super().required_permissions() if p != view_permission(self.model))
+
+
+@dataclasses.dataclass(frozen=True)
+class DisplayDataset(ChangelistDataset):
+    """The changelist as the admin shows it (datasets.display). Its own rows() keeps the
+    engine off the COPY paths, which can only print raw values."""
+
+    items: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # column -> list_display
+
+    def __post_init__(self) -> None:
+        """The columns come complete from display.columns(), and most are no ORM path."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return admin_display.with_related(super().get_queryset(), list(self.items.values()))
+
+    def rows(
+        self, conditions: Any = None, limit: int | None = None, chunk_size: int = 2000
+    ) -> Iterator[Sequence[Any]]:
+        items = [self.items[c.name] for c in self.columns]
+        return admin_display.rows(
+            self.model_admin, self.filtered(conditions, limit), items, chunk_size
+        )
+
+
+def as_displayed(dataset: ChangelistDataset) -> DisplayDataset:
+    """The same changelist with list_display's columns, as get_list_display() gives them to
+    this user; deny-listed fields stay out."""
+    request = replayed_request(dataset.context, dataset.user, dataset.querystring)
+    shown = admin_display.columns(dataset.model_admin, request, dataset.is_sensitive)
+    same = {f.name: getattr(dataset, f.name) for f in dataclasses.fields(ChangelistDataset)}
+    return DisplayDataset(
+        **same | {"columns": tuple(c for c, _ in shown), "items": {c.name: i for c, i in shown}}
+    )
+
+
+def shown_as_admin(options: Mapping[str, Any] | None) -> bool:
+    return bool(options) and options.get(VALUES_OPTION) == DISPLAY
 
 
 def default_columns(model: type[models.Model]) -> list[Column]:
@@ -171,10 +213,18 @@ def exportable_datasets(user) -> list[Dataset]:
     return [d for d in registry.all() if can_export(user, d.name)]
 
 
-def dataset_for(name: str, user, filters: dict[str, Any], columns: list[str] | None = None):
+def dataset_for(
+    name: str,
+    user,
+    filters: dict[str, Any],
+    columns: list[str] | None = None,
+    *,
+    display: bool = False,
+):
     """The dataset an export reads, checked against the user's permissions right now.
     A changelist export's filters hold its querystring ("changelist") and the context of
-    the request it came from ("request").
+    the request it came from ("request"); `display`: the changelist's columns as the admin
+    shows them (see shown_as_admin).
     Raises PermissionDenied (with the reason), UnknownDataset or ConditionError."""
     context = filters.get("request")
     reason = why_not(user, name, context)
@@ -183,6 +233,10 @@ def dataset_for(name: str, user, filters: dict[str, Any], columns: list[str] | N
     if name.startswith(ADMIN_PREFIX):
         querystring = filters.get("changelist", "")
         dataset: Dataset = changelist_dataset(name, user, querystring, context)
+        if display:
+            dataset = as_displayed(dataset)
+    elif display:
+        raise ConditionError("Only an admin changelist can be exported as the admin shows it.")
     else:
         dataset = get_dataset(name)
     return only_columns(dataset, columns) if columns else dataset

@@ -12,7 +12,7 @@ from django_q.tasks import async_task
 
 from exports.conf import app_settings
 from exports.datasets.base import Dataset
-from exports.datasets.changelist import dataset_for
+from exports.datasets.changelist import dataset_for, shown_as_admin
 from exports.formats import get_writer
 from exports.jobs.quotas import refuse_if_full
 from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
@@ -41,7 +41,8 @@ def validate(user, dataset: str, fmt: str, filters: dict, options: dict) -> Data
     """Everything a worker would trip over, checked before anything is written.
     Raises PermissionDenied, LookupError (dataset/format), ConditionError, MissingDependency."""
     get_writer(fmt)
-    source = dataset_for(dataset, user, filters, options.get("columns"))
+    display = shown_as_admin(options)
+    source = dataset_for(dataset, user, filters, options.get("columns"), display=display)
     source.filtered(filters.get("conditions"), filters.get("limit"))  # builds, runs nothing
     return source
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from exports import engine
 from exports.conf import app_settings
-from exports.datasets.changelist import dataset_for
+from exports.datasets.changelist import dataset_for, shown_as_admin
 from exports.delivery.filenames import safe_filename
 from exports.delivery.lifetime import API_OPTION as API_LIFETIME_OPTION
 from exports.delivery.lifetime import OPTION as LIFETIME_OPTION
@@ -114,7 +114,13 @@ def run(audit_id: str) -> None:
 def write(audit: ExportAudit, attempt: int, stored: list[str]):
     """Rows -> temp file -> storage; appends the stored name to `stored` once it exists."""
     writer_options, columns = split_options(audit.options)
-    dataset = dataset_for(audit.dataset, audit.requested_by, audit.filters, columns)
+    dataset = dataset_for(
+        audit.dataset,
+        audit.requested_by,
+        audit.filters,
+        columns,
+        display=shown_as_admin(audit.options),
+    )
     dataset = staged_rows_for(audit, dataset)  # an incremental delivery: its chosen rows only
     expected = dataset.filtered(audit.filters.get("conditions"), audit.filters.get("limit"))
     cap, matching = engine.row_cap(), expected.count()

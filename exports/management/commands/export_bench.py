@@ -2,7 +2,11 @@
 ceilings (a bare COPY for every format; for the spreadsheets, XLSX and ODS, also a bare
 openpyxl write-only loop, the usual way to write a spreadsheet in Python) on the first N rows
 of a registered dataset (the demo seeds its own with `seed_demo`). Every measurement runs in a
-fresh subprocess, so its peak RSS is its own."""
+fresh subprocess, so its peak RSS is its own.
+
+DATASET may also be a ModelAdmin's changelist, `admin:<app_label.model>` (the demo:
+`admin:demo.userpoint`); `--mode display` then times that changelist exported "as shown in the
+admin" against its raw values, format by format, in the same run."""
 
 import argparse
 import json
@@ -11,10 +15,13 @@ import tempfile
 import time
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from exports.conf import app_settings
+from exports.datasets.base import Dataset
+from exports.datasets.changelist import ADMIN_PREFIX, DISPLAY, as_displayed, changelist_dataset
 from exports.datasets.registry import UnknownDataset, get_dataset
 from exports.engine import export
 from exports.engine.copysql import select_sql, wrap
@@ -32,18 +39,31 @@ class Command(BaseCommand):
     help = "Benchmark every export format on the first N rows of a dataset (PostgreSQL)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("dataset", help="A registered dataset's name.")
+        parser.add_argument(
+            "dataset", help="A registered dataset's name, or admin:<app_label.model>."
+        )
         parser.add_argument("--rows", type=int, required=True)
         parser.add_argument("--formats", default="csv,json,xlsx,ods,tsvzip,sqlite")
+        parser.add_argument(
+            "--mode",
+            choices=["formats", DISPLAY],
+            default="formats",
+            help="display: a changelist (admin:...) as shown in the admin vs its raw values.",
+        )
         parser.add_argument("--child", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, dataset: str, rows: int, formats: str, **opts: Any) -> None:
         try:
-            get_dataset(dataset)
+            source_for(dataset)
         except UnknownDataset as exc:
             raise CommandError(str(exc)) from None
         if opts["child"]:
             self.stdout.write(json.dumps(measure(dataset, opts["child"], rows)))
+            return
+        if opts["mode"] == DISPLAY:
+            if not dataset.startswith(ADMIN_PREFIX):
+                raise CommandError("--mode display needs a changelist: admin:<app_label.model>.")
+            self.compare_display(dataset, rows, [f.strip() for f in formats.split(",") if f])
             return
         copy = run_child(dataset, COPY, rows)
         copy_seconds = copy.get("seconds")
@@ -62,6 +82,14 @@ class Command(BaseCommand):
             if fmt in SPREADSHEETS:
                 line["ratio_vs_openpyxl_bare"] = divide(bare.get("seconds"), result.get("seconds"))
             self.emit(line)
+
+    def compare_display(self, dataset: str, rows: int, names: list[str]) -> None:
+        for fmt in names:
+            raw = run_child(dataset, f"raw:{fmt}", rows)
+            self.emit({"mode": "raw", "format": fmt, **raw})
+            shown = run_child(dataset, f"{DISPLAY}:{fmt}", rows)
+            ratio = divide(raw.get("seconds"), shown.get("seconds"))
+            self.emit({"mode": DISPLAY, "format": fmt, **shown, "ratio_vs_raw": ratio})
 
     def emit(self, line: dict[str, Any]) -> None:
         self.stdout.write(json.dumps(line))
@@ -90,8 +118,19 @@ def run_child(dataset: str, kind: str, rows: int) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def source_for(name: str, mode: str = "") -> Dataset:
+    """A declared dataset, or a changelist as a superuser sees it (an unsaved one: nothing to
+    clean up), with raw values or as shown in the admin."""
+    if not name.startswith(ADMIN_PREFIX):
+        return get_dataset(name)
+    user = get_user_model()(is_active=True, is_superuser=True)
+    dataset = changelist_dataset(name, user, "")
+    return as_displayed(dataset) if mode == DISPLAY else dataset
+
+
 def measure(name: str, kind: str, rows: int) -> dict[str, Any]:
-    dataset = get_dataset(name)
+    mode, _, kind = kind.rpartition(":")  # "display:csv", "raw:csv": a changelist export
+    dataset = source_for(name, mode)
     with tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as out:
         began = time.perf_counter()
         if kind == COPY:
