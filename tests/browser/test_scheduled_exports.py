@@ -36,7 +36,8 @@ def test_staff_schedule_a_saved_export_for_a_group_and_a_partner(page: Page, liv
     page.locator("#save-as").click()
     expect(page.locator(".messagelist li.success")).to_contain_text("Saved as “Weekly points”.")
     saved = SavedExport.objects.get()
-    assert saved.filters == {"changelist": f"game__id__exact={game.pk}"}
+    assert saved.filters["changelist"] == f"game__id__exact={game.pk}"
+    assert "conditions" not in saved.filters  # never a list of ids
 
     # Schedule it: Mondays and Thursdays at 07:00, only new rows, for a group and a partner.
     page.get_by_role("link", name="Add a schedule", exact=True).click()
