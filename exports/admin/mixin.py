@@ -1,5 +1,7 @@
 """The one mixin a ModelAdmin adds to get exports, and who may use them."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import PermissionDenied
@@ -32,13 +34,16 @@ class ExportMixin:
     def has_export_permission(self, request: HttpRequest) -> bool:
         return may_export(self, request)
 
-    def get_actions(self, request: HttpRequest) -> dict:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict:
+        """`action_location`: Django 6.1's (change list or change form); 5.2 has none."""
+        where = {} if action_location is None else {"action_location": action_location}
+        actions = super().get_actions(request, **where)
         if ACTION in actions or self.actions is None or IS_POPUP_VAR in request.GET:
             return actions
-        if self.has_export_permission(request):
-            func, name, description = self.get_action(ACTION)
-            actions[name] = (func, name, description)
+        action = self.get_action(ACTION, **where)  # None where Export… does not belong
+        if action is not None and self.has_export_permission(request):
+            # 5.2: a (func, name, description) tuple; 6.1: an Action with .name.
+            actions[action.name if hasattr(action, "name") else action[1]] = action
         return actions
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
