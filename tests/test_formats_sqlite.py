@@ -57,7 +57,7 @@ def test_values_keep_their_types(tmp_path):
         -1.5,
         0.25,
         0,
-        "2026-03-04T05:06:07.001000Z",
+        "2026-03-04T05:06:07.001+00:00",
         "2026-01-02",
         '{"text": "comma, inside", "n": [1, null]}',
         "integer",

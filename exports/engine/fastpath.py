@@ -8,10 +8,14 @@ import io
 import json
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import psycopg
 from django.db import connections
 from django.db.models import Field
+from psycopg import pq
 
 from exports.datasets.base import Column
 from exports.engine.copysql import (
@@ -26,22 +30,28 @@ from exports.engine.copysql import (
 from exports.engine.progress import Progress
 from exports.engine.tables import TableSource
 from exports.formats import WRITERS, Options
-from exports.formats.base import neutralise
+from exports.formats.base import delimiter_of, neutralise
+from exports.formats.csv import BOM
 
 # JSON text never holds raw control characters, so with these as CSV delimiter and quote
 # COPY passes each JSON line through untouched.
 JSON_LINE = r"FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02'"
-CSV_LINE = "FORMAT csv"
 TSV_LINE = r"FORMAT csv, DELIMITER E'\t'"
+
+
+def csv_line(delimiter: str) -> str:
+    return f"FORMAT csv, DELIMITER {literal(delimiter)}"
 
 
 @dataclass(frozen=True)
 class Copy:
-    """One table's COPY statement (None: the filters match nothing) and its connection alias."""
+    """One table's COPY statement (None: the filters match nothing), its connection alias and
+    the time zone PostgreSQL prints its times in."""
 
     source: TableSource
     alias: str
     statement: str | None
+    zone: str = "UTC"
 
 
 def copy_statement(
@@ -49,6 +59,7 @@ def copy_statement(
     expression: Callable[[Column, Field, str], str | None],
     copy_options: str,
     combine: Callable[[TableSource, list[str]], list[str]] | None = None,
+    zone: str = "UTC",
 ) -> Copy | None:
     """None when a column has no exact SQL rendering or the dataset is not a plain projection."""
     if not copyable(source) or len(source.order) < 2:
@@ -64,18 +75,77 @@ def copy_statement(
         expressions = combine(source, expressions)
     connection, _, inner = select_sql(source)
     if inner is None:
-        return Copy(source, connection.alias, None)
+        return Copy(source, connection.alias, None, zone)
     select = wrap(inner, len(source.dataset.columns), expressions)
-    return Copy(source, connection.alias, f"COPY ({select}) TO STDOUT ({copy_options})")
+    return Copy(source, connection.alias, f"COPY ({select}) TO STDOUT ({copy_options})", zone)
 
 
 def copy_lines(copy: Copy, progress: Progress) -> Iterator[list[memoryview]]:
-    """PostgreSQL sends one message per row, so every item read is exactly one line."""
+    """PostgreSQL sends one message per row, so every item read is exactly one line; they
+    come in lists of up to progress.every, counted as they are handed over."""
     progress.next_table()
     if copy.statement is None:
         return
-    with connections[copy.alias].cursor() as cursor, cursor.cursor.copy(copy.statement) as rows:
-        yield from progress.chunks(rows)
+    with (
+        connections[copy.alias].cursor() as cursor,
+        session_zone(cursor.cursor, copy.zone),
+        cursor.cursor.copy(copy.statement) as rows,
+    ):
+        for chunk in copy_chunks(rows, progress.every):
+            yield chunk
+            progress.add(len(chunk))
+
+
+def copy_chunks(copy: Any, size: int) -> Iterator[list[memoryview]]:
+    """copy.read() in lists of `size`, minus psycopg's per-row generator and wait() (half
+    the client's time): a row libpq already holds is taken at once; when none is buffered,
+    copy.read() waits for the network as usual."""
+    pgconn = copy.connection.pgconn
+    get_copy_data, read = pgconn.get_copy_data, copy.read
+    chunk: list[memoryview] = []
+    append = chunk.append
+    while True:
+        nbytes, data = get_copy_data(1)
+        if nbytes == 0 and not (data := read()):
+            break  # psycopg met the end and took the final result itself
+        if nbytes < 0:
+            end_copy(pgconn, nbytes, copy.connection.info.encoding)
+            break
+        append(data)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+            append = chunk.append
+    if chunk:
+        yield chunk
+
+
+def end_copy(pgconn: Any, nbytes: int, encoding: str) -> None:
+    """libpq said the COPY is over (-1) or broken (-2): take every result, as psycopg would,
+    so the connection is ready for the next statement, and raise the server's error."""
+    if nbytes == -2:
+        raise psycopg.OperationalError(pgconn.get_error_message(encoding))
+    error = None
+    while (result := pgconn.get_result()) is not None:
+        if result.status != pq.ExecStatus.COMMAND_OK and error is None:
+            error = psycopg.errors.error_from_result(result, encoding=encoding)
+    if error is not None:
+        raise error
+
+
+@contextmanager
+def session_zone(cursor: Any, zone: str) -> Iterator[None]:
+    """PostgreSQL prints times in the session's TimeZone: the export's, for this COPY only.
+    Django reads timestamptz text assuming UTC, so the old zone is back before any other
+    query on this connection (after an error, the rollback puts it back)."""
+    cursor.execute("SELECT current_setting('TimeZone')")
+    (previous,) = cursor.fetchone()
+    if previous == zone:
+        yield
+        return
+    cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone])
+    yield
+    cursor.execute("SELECT set_config('TimeZone', %s, true)", [previous])
 
 
 def csv_lines(copy: Copy, progress: Progress) -> Iterator[bytes]:
@@ -111,12 +181,17 @@ def _json_object(source: TableSource, values: list[str]) -> list[str]:
 
 
 def write_csv(out, sources: Sequence[TableSource], options: Options, progress: Progress) -> bool:
-    """CsvWriter's output: each table's heading line, then its rows."""
-    copies = [copy_statement(s, _csv_column, CSV_LINE) for s in sources]
+    """CsvWriter's output: the byte order mark if asked for, then each table's heading line
+    and its rows."""
+    delimiter = delimiter_of(options.delimiter)
+    line, zone = csv_line(delimiter), options.time_zone
+    copies = [copy_statement(s, _csv_column, line, zone=zone) for s in sources]
     if None in copies:
         return False
+    if options.bom:
+        out.write(BOM)
     for copy in copies:
-        out.write(header(copy.source, ","))
+        out.write(header(copy.source, delimiter))
         for block in csv_lines(copy, progress):
             out.write(block)
     return True
@@ -128,7 +203,7 @@ def write_tsv_zip(
     """TsvZipWriter's members, byte for byte (compressed faster, so the zip itself differs)."""
     from exports.formats.tsv_zip import file_stem
 
-    copies = [copy_statement(s, _csv_column, TSV_LINE) for s in sources]
+    copies = [copy_statement(s, _csv_column, TSV_LINE, zone=options.time_zone) for s in sources]
     if None in copies:
         return False
     names: set[str] = set()
@@ -144,7 +219,8 @@ def write_tsv_zip(
 
 def write_json(out, sources: Sequence[TableSource], options: Options, progress: Progress) -> bool:
     """JsonWriter's output: an array of objects, or an object of arrays for several tables."""
-    copies = [copy_statement(s, json_sql, JSON_LINE, _json_object) for s in sources]
+    zone = options.time_zone
+    copies = [copy_statement(s, json_sql, JSON_LINE, _json_object, zone) for s in sources]
     if None in copies:
         return False
     multi = len(copies) > 1 or options.data_dictionary or options.extra.get("multi_table")

@@ -10,7 +10,9 @@ from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from exports.conf import app_settings
 from exports.datasets.base import Dataset
@@ -19,6 +21,7 @@ from exports.engine.progress import DEFAULT_EVERY, Progress
 from exports.engine.rowsource import table_rows
 from exports.engine.tables import TableSource
 from exports.formats import Options, Writer, get_writer
+from exports.formats.base import delimiter_of, zone_named
 
 Filters = dict[str, Any]
 
@@ -29,6 +32,7 @@ class Result:
     extension: str
     content_type: str
     notes: list[str] = field(default_factory=list)
+    fast: bool = False  # PostgreSQL's COPY wrote the whole file (engine.fastpath)
 
 
 def row_cap(immediate: bool = False) -> int:
@@ -77,12 +81,15 @@ def export_tables(
     progress = Progress(on_progress, progress_every)
     notes: list[str] = []
     with reading():
-        fast = fast_path(fmt, opts)
-        if fast is None or not fast(out, sources, opts, progress):
+        path = fast_path(fmt, opts)
+        fast = path is not None and path(out, sources, opts, progress)
+        if not fast:
             notes = write_with(writer_class(out, opts), sources, opts, progress)
         progress.report()
     notes.extend(cap_notes(sources, progress.per_table))
-    return Result(progress.rows, writer_class.extension, writer_class.content_type, notes)
+    return Result(
+        progress.rows, writer_class.extension, writer_class.content_type, notes, fast=fast
+    )
 
 
 def reading() -> AbstractContextManager[object]:
@@ -108,15 +115,30 @@ def write_with(
     return list(getattr(writer, "notes", []))
 
 
+# Options that are not on/off flags.
+TEXT_OPTIONS = ("time_zone", "delimiter")
+
+
 def to_options(options: dict[str, Any] | None, *, multi_table: bool) -> Options:
-    """Known option names become Options fields, anything else goes to `extra`."""
+    """Known option names become Options fields, anything else goes to `extra`. Without a
+    time zone the export takes the current one: the site's TIME_ZONE, or the zone the host
+    activated for the request. Raises ValueError for an unknown zone or delimiter."""
     known = {f.name for f in fields(Options)} - {"extra", "scratch_dir"}
     given = dict(options or {})
     extra = {k: given.pop(k) for k in list(given) if k not in known}
     extra.update(given.pop("extra", None) or {})
     if multi_table:
         extra["multi_table"] = True
-    return Options(**{k: bool(v) for k, v in given.items()}, extra=extra)
+    typed = {k: str(v) if k in TEXT_OPTIONS else bool(v) for k, v in given.items()}
+    typed.setdefault("time_zone", current_zone_name())
+    zone_named(typed["time_zone"])
+    delimiter_of(typed.get("delimiter", "comma"))
+    return Options(**typed, extra=extra)
+
+
+def current_zone_name() -> str:
+    """The active zone's IANA name; a zone without one (a fixed offset) means the site's."""
+    return getattr(timezone.get_current_timezone(), "key", None) or settings.TIME_ZONE
 
 
 def build_sources(

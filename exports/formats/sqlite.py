@@ -8,12 +8,12 @@ import sqlite3
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from itertools import islice, repeat
 from typing import Any
 
-from exports.formats.base import Table, Writer, text_of
+from exports.formats.base import UTC_ZONE, Table, Writer, iso_text, text_of
 
 BATCH = 10_000
 INT64 = 2**63
@@ -64,8 +64,15 @@ def _decimal(value: Any) -> Any:
     return str(value) if isinstance(value, Decimal) else value
 
 
-def _text(value: Any) -> Any:
-    return value if value is None or type(value) is str else text_of(value)
+class TextBinder:
+    """Text, and times as ISO 8601 text in the export's zone with their UTC offset (SQLite's
+    date functions read the offset: datetime(x) is the instant in UTC)."""
+
+    def __init__(self, zone: tzinfo = UTC_ZONE) -> None:
+        self.zone = zone
+
+    def __call__(self, value: Any) -> Any:
+        return value if value is None or type(value) is str else text_of(value, self.zone)
 
 
 def _json(value: Any) -> Any:
@@ -81,9 +88,10 @@ BINDERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def binders(table: Table) -> list[Callable[[Any], Any]]:
+def binders(table: Table, zone: tzinfo = UTC_ZONE) -> list[Callable[[Any], Any]]:
     """Values as sqlite3 can bind them; the SQL writer produces the same stored values."""
-    return [BINDERS.get(c.kind, _text) for c in table.columns]
+    text = TextBinder(zone)
+    return [BINDERS.get(c.kind, text) for c in table.columns]
 
 
 # The fast path below converts a batch a column at a time and only where it must: a column
@@ -94,13 +102,13 @@ NONE = type(None)
 TEXT_TYPES = frozenset({str, NONE})
 
 
-def _utc_text_or_none(value: Any) -> Any:
-    """_text() of a datetime or None."""
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def _iso_or_none(value: Any, zone: tzinfo) -> Any:
+    """TextBinder() of a datetime or None."""
+    return None if value is None else iso_text(value, zone)
 
 
 def _date_text_or_none(value: Any) -> Any:
-    """_text() of a date (not a datetime) or None."""
+    """TextBinder() of a date (not a datetime) or None."""
     return None if value is None else value.isoformat()
 
 
@@ -109,20 +117,11 @@ def _bind_column(bind: Callable[[Any], Any], values: tuple[Any, ...]) -> Sequenc
     types = set(map(type, values))
     if types <= {NONE}:
         return values  # every binder keeps None
-    if bind is _text:
+    if isinstance(bind, TextBinder):
         if types <= TEXT_TYPES:
             return values
-        if types == {datetime}:
-            return list(
-                map(
-                    str.replace,
-                    map(datetime.isoformat, map(datetime.astimezone, values, repeat(UTC))),
-                    repeat("+00:00"),
-                    repeat("Z"),
-                )
-            )
         if types <= {datetime, NONE}:
-            return list(map(_utc_text_or_none, values))
+            return list(map(_iso_or_none, values, repeat(bind.zone)))
         if types <= {date, NONE}:
             return list(map(_date_text_or_none, values))
     elif bind is _integer:
@@ -180,7 +179,7 @@ class SqliteWriter(Writer):
 
     def write_table(self, table: Table, rows: Iterable[Sequence[Any]]) -> int:
         name = self.unique_name(table_name(table.name))
-        binds = binders(table)
+        binds = binders(table, self.zone)
         marks = ", ".join("?" * len(binds))
         insert = f"INSERT INTO {quote_identifier(name)} VALUES ({marks})"  # noqa: S608
         count = 0
