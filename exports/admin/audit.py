@@ -152,13 +152,12 @@ class DatasetsAdmin(ReadOnlyAdmin):
         form = DatasetExportForm(request.POST or None, initial=request.GET.dict() or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            options = {"data_dictionary": True} if data["data_dictionary"] else {}
             response = accept(
                 request,
                 data["dataset"],
                 data["format"],
                 form.export_filters(),
-                options,
+                form.export_options(),
                 data["delivery"],
             )
             return response or HttpResponseRedirect(request.path)

@@ -136,6 +136,26 @@ def to_options(options: dict[str, Any] | None, *, multi_table: bool) -> Options:
     return Options(**typed, extra=extra)
 
 
+def file_options(
+    fmt: str, time_zone: str | None = None, delimiter: str | None = None, bom: bool = False
+) -> dict[str, Any]:
+    """What an export's options record about its file: the zone its times are written in
+    (given, else the current one: the worker then writes the zone the requester had) and,
+    for CSV only, the BOM and the delimiter when not the defaults. ValueError names a bad one."""
+    zone = time_zone or current_zone_name()
+    zone_named(zone)
+    if delimiter is not None:
+        delimiter_of(delimiter)
+    if (bom or delimiter not in (None, "comma")) and fmt != "csv":
+        raise ValueError("The BOM and the delimiter are CSV options; this export is not CSV.")
+    options: dict[str, Any] = {"time_zone": zone}
+    if bom:
+        options["bom"] = True
+    if delimiter not in (None, "comma"):
+        options["delimiter"] = delimiter
+    return options
+
+
 def current_zone_name() -> str:
     """The active zone's IANA name; a zone without one (a fixed offset) means the site's."""
     return getattr(timezone.get_current_timezone(), "key", None) or settings.TIME_ZONE
