@@ -3,8 +3,10 @@
 import io
 import json
 import re
+import sqlite3
 import sys
 import zipfile
+from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,8 +16,9 @@ from django.db import connection, transaction
 from django.db.models import JSONField, Value
 
 from exports.datasets.base import DATASETS
-from exports.engine.copysql import csv_sql, digit_ranges, iso_text
-from exports.engine.fastpath import session_zone, write_csv, write_json, write_tsv_zip
+from exports.engine.copysql import csv_sql, digit_ranges, iso_text, text_sql
+from exports.engine.copystream import session_zone
+from exports.engine.fastpath import write_csv, write_json, write_sqlite, write_tsv_zip
 from exports.engine.progress import Progress
 from exports.engine.rowsource import copy_rows
 from exports.engine.tables import TableSource
@@ -146,6 +149,33 @@ def test_json_from_copy_is_byte_identical_to_the_json_writer(awkward, names, zon
     assert json.loads(fast)  # and it parses
 
 
+def sqlite_contents(data: bytes, tmp_path) -> dict[str, list[tuple]]:
+    """Every table's rows with each value's SQLite storage class, in rowid order."""
+    path = tmp_path / f"db{len(list(tmp_path.iterdir()))}.sqlite3"
+    path.write_bytes(data)
+    with closing(sqlite3.connect(path)) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        contents = {"schema": db.execute("SELECT sql FROM sqlite_master").fetchall()}
+        for name in tables:
+            columns = [r[1] for r in db.execute(f'PRAGMA table_info("{name}")')]
+            typed = ", ".join(f'"{c}", typeof("{c}")' for c in columns)
+            query = f'SELECT {typed} FROM "{name}" ORDER BY rowid'  # noqa: S608 - our own names
+            contents[name] = db.execute(query).fetchall()
+    return contents
+
+
+@pytest.mark.parametrize("names", SINGLE + SEVERAL, ids=lambda n: "+".join(n))
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
+def test_sqlite_from_copy_holds_exactly_what_the_sqlite_writer_stores(
+    awkward, names, zone, tmp_path
+):
+    options = Options(time_zone=zone)
+    sources = [TableSource.build(DATASETS[n], {}, sort_columns=True) for n in names]
+    fast = sqlite_contents(fast_file(write_sqlite, sources, options), tmp_path)
+    assert fast == sqlite_contents(python_file("sqlite", sources, options), tmp_path)
+    assert sum(len(rows) for rows in fast.values()) > len(EDGES)
+
+
 def test_copy_leaves_the_sessions_time_zone_as_it_found_it(awkward):
     source = TableSource.build(DATASETS["users"], {})
     with transaction.atomic():
@@ -235,6 +265,13 @@ def test_sql_timestamps_match_python_iso_text(zone, microsecond, moment):
         printed = sql_text(iso_text("c0::timestamptz"), value)
     assert printed == text_of(value, zone_named(zone))
     assert datetime.fromisoformat(printed) == value
+
+
+def test_naive_times_are_left_to_the_python_writers(settings):
+    from django.db.models import DateTimeField
+
+    settings.USE_TZ = False
+    assert text_sql(DateTimeField(), "c0", neutralise=False) is None
 
 
 @pytest.mark.django_db

@@ -19,7 +19,8 @@ from django.utils import timezone as dj_timezone
 from exports.datasets.base import DATASETS, Column
 from exports.engine import export
 from exports.engine.pipeline import to_options
-from exports.formats.base import Options, Table
+from exports.formats.base import Options, Table, iso_text, zone_named
+from exports.formats.sqlite import TextBinder, bindable
 from project.demo.models import UserPoint
 from tests.test_formats_support import render, save
 
@@ -197,3 +198,12 @@ def test_the_data_dictionary_names_the_zone(demo_data):
     created = next(row for row in dictionary if row["column"] == "created")
     assert created["description"].endswith(f"Times in {PARIS}.")
     assert all(PARIS not in row["description"] for row in dictionary if row is not created)
+
+
+def test_the_sqlite_writer_formats_a_whole_column_of_times_as_it_does_one():
+    zone = zone_named(PARIS)
+    values = [m.replace(microsecond=us) for m in INSTANTS for us in (0, 1, 10, 500000, 999999)]
+    bound = [row[0] for row in bindable([(v,) for v in values], [TextBinder(zone)])]
+    assert bound == [iso_text(v, zone) for v in values]
+    assert bound[1] == "2026-03-29T01:59:59.000001+01:00"
+    assert bound[3] == "2026-03-29T01:59:59.5+01:00"

@@ -1,5 +1,6 @@
 """Whole-file fast paths: PostgreSQL prints every row (COPY ... TO STDOUT) and Python only
-joins the lines. Each one produces the same bytes as its Python writer fed by
+joins the lines (or, for SQLite, inserts values PostgreSQL already made what the writer
+would). Each one produces the same bytes (the same database) as its Python writer fed by
 Dataset.rows(); tests/test_fastpath.py holds them to that.
 """
 
@@ -8,25 +9,12 @@ import io
 import json
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
-import psycopg
-from django.db import connections
 from django.db.models import Field
-from psycopg import pq
 
 from exports.datasets.base import Column
-from exports.engine.copysql import (
-    copyable,
-    csv_sql,
-    json_sql,
-    literal,
-    model_field,
-    select_sql,
-    wrap,
-)
+from exports.engine.copysql import csv_sql, json_sql, literal, sqlite_sql
+from exports.engine.copystream import Copy, copy_lines, copy_statement, copy_tuples
 from exports.engine.progress import Progress
 from exports.engine.tables import TableSource
 from exports.formats import WRITERS, Options
@@ -37,115 +25,11 @@ from exports.formats.csv import BOM
 # COPY passes each JSON line through untouched.
 JSON_LINE = r"FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02'"
 TSV_LINE = r"FORMAT csv, DELIMITER E'\t'"
+BINARY = "FORMAT binary"
 
 
 def csv_line(delimiter: str) -> str:
     return f"FORMAT csv, DELIMITER {literal(delimiter)}"
-
-
-@dataclass(frozen=True)
-class Copy:
-    """One table's COPY statement (None: the filters match nothing), its connection alias and
-    the time zone PostgreSQL prints its times in."""
-
-    source: TableSource
-    alias: str
-    statement: str | None
-    zone: str = "UTC"
-
-
-def copy_statement(
-    source: TableSource,
-    expression: Callable[[Column, Field, str], str | None],
-    copy_options: str,
-    combine: Callable[[TableSource, list[str]], list[str]] | None = None,
-    zone: str = "UTC",
-) -> Copy | None:
-    """None when a column has no exact SQL rendering or the dataset is not a plain projection."""
-    if not copyable(source) or len(source.order) < 2:
-        # One-column CSV differs: Python quotes a lone empty field, PostgreSQL a lone \.
-        return None
-    expressions = []
-    for i, column in zip(source.order, source.columns, strict=True):
-        sql = expression(column, model_field(source, column), f"c{i}")
-        if sql is None:
-            return None
-        expressions.append(sql)
-    if combine is not None:
-        expressions = combine(source, expressions)
-    connection, _, inner = select_sql(source)
-    if inner is None:
-        return Copy(source, connection.alias, None, zone)
-    select = wrap(inner, len(source.dataset.columns), expressions)
-    return Copy(source, connection.alias, f"COPY ({select}) TO STDOUT ({copy_options})", zone)
-
-
-def copy_lines(copy: Copy, progress: Progress) -> Iterator[list[memoryview]]:
-    """PostgreSQL sends one message per row, so every item read is exactly one line; they
-    come in lists of up to progress.every, counted as they are handed over."""
-    progress.next_table()
-    if copy.statement is None:
-        return
-    with (
-        connections[copy.alias].cursor() as cursor,
-        session_zone(cursor.cursor, copy.zone),
-        cursor.cursor.copy(copy.statement) as rows,
-    ):
-        for chunk in copy_chunks(rows, progress.every):
-            yield chunk
-            progress.add(len(chunk))
-
-
-def copy_chunks(copy: Any, size: int) -> Iterator[list[memoryview]]:
-    """copy.read() in lists of `size`, minus psycopg's per-row generator and wait() (half
-    the client's time): a row libpq already holds is taken at once; when none is buffered,
-    copy.read() waits for the network as usual."""
-    pgconn = copy.connection.pgconn
-    get_copy_data, read = pgconn.get_copy_data, copy.read
-    chunk: list[memoryview] = []
-    append = chunk.append
-    while True:
-        nbytes, data = get_copy_data(1)
-        if nbytes == 0 and not (data := read()):
-            break  # psycopg met the end and took the final result itself
-        if nbytes < 0:
-            end_copy(pgconn, nbytes, copy.connection.info.encoding)
-            break
-        append(data)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-            append = chunk.append
-    if chunk:
-        yield chunk
-
-
-def end_copy(pgconn: Any, nbytes: int, encoding: str) -> None:
-    """libpq said the COPY is over (-1) or broken (-2): take every result, as psycopg would,
-    so the connection is ready for the next statement, and raise the server's error."""
-    if nbytes == -2:
-        raise psycopg.OperationalError(pgconn.get_error_message(encoding))
-    error = None
-    while (result := pgconn.get_result()) is not None:
-        if result.status != pq.ExecStatus.COMMAND_OK and error is None:
-            error = psycopg.errors.error_from_result(result, encoding=encoding)
-    if error is not None:
-        raise error
-
-
-@contextmanager
-def session_zone(cursor: Any, zone: str) -> Iterator[None]:
-    """PostgreSQL prints times in the session's TimeZone: the export's, for this COPY only.
-    Django reads timestamptz text assuming UTC, so the old zone is back before any other
-    query on this connection (after an error, the rollback puts it back)."""
-    cursor.execute("SELECT current_setting('TimeZone')")
-    (previous,) = cursor.fetchone()
-    if previous == zone:
-        yield
-        return
-    cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone])
-    yield
-    cursor.execute("SELECT set_config('TimeZone', %s, true)", [previous])
 
 
 def csv_lines(copy: Copy, progress: Progress) -> Iterator[bytes]:
@@ -241,6 +125,23 @@ def write_json(out, sources: Sequence[TableSource], options: Options, progress: 
     return True
 
 
+def write_sqlite(out, sources: Sequence[TableSource], options: Options, progress: Progress) -> bool:
+    """SqliteWriter's database, value for value: PostgreSQL gives each value as the writer's
+    binders would make it (times as text in the export's zone), so rows go straight into
+    SQLite without a conversion in Python."""
+    from exports.formats.sqlite import SqliteWriter
+
+    zone = options.time_zone
+    copies = [copy_statement(s, sqlite_sql, BINARY, zone=zone) for s in sources]
+    if None in copies:
+        return False
+    writer = SqliteWriter(out, options)
+    for copy in copies:
+        writer.write_bound(copy.source.table, copy_tuples(copy, progress))
+    writer.close()
+    return True
+
+
 def json_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
@@ -263,6 +164,7 @@ FAST_PATHS: dict[str, tuple[str, FastPath]] = {
     "csv": ("exports.formats.csv.CsvWriter", write_csv),
     "json": ("exports.formats.json.JsonWriter", write_json),
     "tsvzip": ("exports.formats.tsv_zip.TsvZipWriter", write_tsv_zip),
+    "sqlite": ("exports.formats.sqlite.SqliteWriter", write_sqlite),
 }
 
 
