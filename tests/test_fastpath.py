@@ -18,7 +18,13 @@ from django.db.models import JSONField, Value
 from exports.datasets.base import DATASETS
 from exports.engine.copysql import csv_sql, digit_ranges, iso_text, text_sql
 from exports.engine.copystream import session_zone
-from exports.engine.fastpath import write_csv, write_json, write_sqlite, write_tsv_zip
+from exports.engine.fastpath import (
+    compressing,
+    write_csv,
+    write_json,
+    write_sqlite,
+    write_tsv_zip,
+)
 from exports.engine.progress import Progress
 from exports.engine.rowsource import copy_rows
 from exports.engine.tables import TableSource
@@ -293,3 +299,23 @@ def test_the_sql_number_pattern_takes_exactly_pythons_digits():
         else:
             spelled.update(first + last)
     assert spelled == set(re.findall(r"\d", everything))
+
+
+class FullDisk:
+    def __init__(self) -> None:
+        self.written = 0
+
+    def write(self, data: bytes) -> int:
+        if self.written >= 2:
+            raise OSError(28, "No space left on device")
+        self.written += 1
+        return len(data)
+
+
+@pytest.mark.parametrize("blocks", [1, 3, 100])
+def test_a_failed_write_on_the_compressing_thread_reaches_the_export(blocks):
+    member = FullDisk()
+    with pytest.raises(OSError, match="No space left"), compressing(member) as write:
+        for _ in range(blocks + 2):
+            write(b"block")
+    assert member.written == 2

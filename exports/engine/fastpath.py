@@ -7,8 +7,12 @@ Dataset.rows(); tests/test_fastpath.py holds them to that.
 import csv
 import io
 import json
+import queue
+import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from django.db.models import Field
 
@@ -95,11 +99,42 @@ def write_tsv_zip(
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for copy in copies:
             name = unique_name(file_stem(copy.source.name), names) + ".tsv"
-            with archive.open(name, "w", force_zip64=True) as member:
-                member.write(header(copy.source, "\t"))
+            with archive.open(name, "w", force_zip64=True) as member, compressing(member) as write:
+                write(header(copy.source, "\t"))
                 for block in csv_lines(copy, progress):
-                    member.write(block)
+                    write(block)
     return True
+
+
+@contextmanager
+def compressing(member: Any, depth: int = 4) -> Iterator[Callable[[bytes], Any]]:
+    """member.write from a second thread: zlib lets go of the GIL while it compresses, so one
+    block is compressed while the next is read from PostgreSQL. At most `depth` blocks wait."""
+    blocks: queue.Queue[bytes | None] = queue.Queue(depth)
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        while (block := blocks.get()) is not None:
+            if not failed:
+                try:
+                    member.write(block)
+                except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+                    failed.append(exc)
+
+    def write(block: bytes) -> None:
+        if failed:
+            raise failed[0]
+        blocks.put(block)
+
+    thread = threading.Thread(target=drain, name="exportdesk-compress", daemon=True)
+    thread.start()
+    try:
+        yield write
+    finally:
+        blocks.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
 
 
 def write_json(out, sources: Sequence[TableSource], options: Options, progress: Progress) -> bool:
