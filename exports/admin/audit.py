@@ -174,7 +174,7 @@ class DatasetsAdmin(ReadOnlyAdmin):
         )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            options = {"data_dictionary": True} if data["data_dictionary"] else {}
+            options = form.export_options()
             if wants_saving(request):
                 filters = form.export_filters()
                 saved = save_as(request, data["dataset"], data["format"], filters, options)
@@ -184,7 +184,7 @@ class DatasetsAdmin(ReadOnlyAdmin):
                 data["dataset"],
                 data["format"],
                 form.export_filters(),
-                options,
+                form.export_options(),
                 data["delivery"],
             )
             return response or HttpResponseRedirect(request.path)

@@ -16,14 +16,63 @@ from exports.datasets.base import Dataset, resolve_field
 from exports.datasets.changelist import DISPLAY, VALUES_OPTION
 from exports.delivery.lifetime import OPTION as LIFETIME_OPTION
 from exports.delivery.lifetime import max_hours
+from exports.engine.pipeline import current_zone_name, file_options
 from exports.formats import format_choices
 from exports.models import REQUESTABLE_DELIVERIES, Delivery
 
 # A foreign-key filter gets a choice list on the Datasets page when its table is this small.
 MAX_CHOICES = 500
 
+DELIMITER_CHOICES = [
+    ("comma", _("Comma ( , )")),
+    ("semicolon", _("Semicolon ( ; ) — Excel in most of Europe")),
+    ("tab", _("Tab")),
+]
 
-class ExportOptionsForm(forms.Form):
+
+class FileOptionsForm(forms.Form):
+    """The time zone every format writes its times in, and the CSV options for Excel."""
+
+    # Not required: a post without them (a script, an older page) gets the defaults.
+    time_zone = forms.ChoiceField(
+        required=False,
+        label=_("Time zone"),
+        help_text=_("Dates and times in the file are written in this zone."),
+    )
+    bom = forms.BooleanField(
+        required=False,
+        label=_("UTF-8 with BOM (for Excel)"),
+        help_text=_("CSV only: lets Excel read accents and other non-English characters."),
+    )
+    delimiter = forms.ChoiceField(
+        required=False,
+        choices=DELIMITER_CHOICES,
+        initial="comma",
+        label=_("CSV delimiter"),
+        help_text=_("CSV only."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The zone active for this request (the site's TIME_ZONE unless the host activates
+        # another); stored with the export, so the worker writes the same zone.
+        current = current_zone_name()
+        choices = [(current, _("%(zone)s (this site's time)") % {"zone": current})]
+        if current != "UTC":
+            choices.append(("UTC", "UTC"))
+        self.fields["time_zone"].choices = choices
+        self.fields["time_zone"].initial = current
+
+    def file_options(self) -> dict[str, Any]:
+        """The zone always; the CSV options only for CSV (other formats ignore them)."""
+        data = self.cleaned_data
+        fmt, zone = data["format"], data["time_zone"] or None
+        if fmt != "csv":
+            return file_options(fmt, zone)
+        return file_options(fmt, zone, data["delimiter"] or None, data["bom"])
+
+
+class ExportOptionsForm(FileOptionsForm):
     format = forms.ChoiceField(label=_("Format"), choices=format_choices, initial="csv")
     delivery = forms.ChoiceField(
         label=_("Delivery"),
@@ -68,12 +117,13 @@ class ExportOptionsForm(forms.Form):
         """What the audit row keeps; columns only when some were unticked."""
         data = self.cleaned_data
         options = {k: True for k in ("data_dictionary", "sort_columns", "simplified") if data[k]}
+        options.update(self.file_options())
+        if data.get("lifetime_hours") and data["lifetime_hours"] != default_hours():
+            options[LIFETIME_OPTION] = data["lifetime_hours"]
         if data.get("values") == DISPLAY:  # list_display decides the columns
             return {**options, VALUES_OPTION: DISPLAY}
         if len(data["columns"]) < len(self.fields["columns"].choices):
             options["columns"] = data["columns"]
-        if data.get("lifetime_hours") and data["lifetime_hours"] != default_hours():
-            options[LIFETIME_OPTION] = data["lifetime_hours"]
         return options
 
 
@@ -119,7 +169,7 @@ def start_of(day: date) -> str:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone()).isoformat()
 
 
-class DatasetExportForm(forms.Form):
+class DatasetExportForm(FileOptionsForm):
     """The admin counterpart of seed 000's /v1/exports, offering only `datasets` (those the
     user may export). Datasets with a `created` filter take a date range; foreign-key filters
     (game, task...) get a choice list each."""
@@ -143,6 +193,10 @@ class DatasetExportForm(forms.Form):
         widget=forms.RadioSelect,
     )
     data_dictionary = forms.BooleanField(label=_("Data dictionary"), required=False)
+    field_order = [
+        *("dataset", "date_from", "date_to", "limit", "format", "delivery"),
+        *("data_dictionary", "time_zone", "bom", "delimiter"),
+    ]
 
     def __init__(self, *args: Any, datasets: list[Dataset], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -171,6 +225,10 @@ class DatasetExportForm(forms.Form):
             )
             position += 1
         self.fields = dict(items)
+
+    def export_options(self) -> dict[str, Any]:
+        options = {"data_dictionary": True} if self.cleaned_data["data_dictionary"] else {}
+        return {**options, **self.file_options()}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

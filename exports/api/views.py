@@ -57,10 +57,10 @@ def export_now(request: HttpRequest, dataset: str) -> HttpResponse:
     source = declared_dataset(dataset)
     if not can_export(request.user, source.name):
         raise ApiError(403, f"You may not export {source.name!r}.", "forbidden")
-    fmt, filters = immediate_request(request.GET, source)
+    fmt, filters, options = immediate_request(request.GET, source)
     try:
         audit, rows = start_immediate(
-            request.user, source.name, fmt, filters, {}, display=requester(request)
+            request.user, source.name, fmt, filters, options, display=requester(request)
         )
     except ExportRefused as exc:  # more rows than an immediate download may hold
         detail = f"{exc} (POST exports/ for a background export.)"

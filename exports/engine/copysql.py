@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -74,7 +75,7 @@ def text_sql(field: models.Field, ref: str, *, neutralise: bool) -> str | None:
     if isinstance(field, models.BooleanField):
         return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' END"
     if isinstance(field, models.DateTimeField):
-        return iso_utc(ref)
+        return iso_text(ref) if settings.USE_TZ else None
     if isinstance(field, models.DateField):
         return f"to_char({ref}, 'YYYY-MM-DD')"
     if isinstance(field, models.IntegerField | models.AutoField | models.UUIDField):
@@ -93,10 +94,10 @@ def csv_sql(field: models.Field, ref: str) -> str | None:
     Numbers and UUIDs go out as they are: COPY prints them as ::text would, only cheaper."""
     if isinstance(field, models.IntegerField | models.AutoField | models.UUIDField):
         return ref
+    if isinstance(field, models.CharField | models.TextField):
+        return neutralised(ref, empty_as_null=True)
     text = text_sql(field, ref, neutralise=True)
-    if text is None or not isinstance(
-        field, models.CharField | models.TextField | models.JSONField
-    ):
+    if text is None or not isinstance(field, models.JSONField):
         return text
     return f"NULLIF({text}, '')"
 
@@ -120,14 +121,44 @@ def json_sql(column: Column, field: models.Field, ref: str) -> str | None:
         return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' ELSE 'null' END"
     if column.kind == "json":
         return f"COALESCE({ref}::text, 'null')" if isinstance(field, models.JSONField) else None
+    if isinstance(field, models.DateTimeField) and settings.USE_TZ:
+        return f"COALESCE(to_json({ref})::text, 'null')"  # iso_text(), quoted
     text = text_sql(field, ref, neutralise=False)
     return None if text is None else f"COALESCE(to_json({text})::text, 'null')"
 
 
-def iso_utc(ref: str) -> str:
-    """datetime.astimezone(UTC).isoformat() with Z: microseconds only when non-zero."""
-    text = f"""to_char({ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-    return f"replace({text}, '.000000Z', 'Z')"
+def sqlite_sql(column: Column, field: models.Field, ref: str) -> str | None:
+    """What formats.sqlite.binders() makes of the value, typed for a binary COPY: integers,
+    floats and booleans as they are, everything else as the text the binder gives."""
+    kind = column.kind
+    integer = isinstance(field, models.IntegerField | models.AutoField)
+    if kind == "integer":
+        return ref if integer else None
+    if kind == "float":
+        return ref if isinstance(field, models.FloatField) else None
+    if kind == "decimal":
+        exact = isinstance(field, models.DecimalField) and (
+            field.decimal_places <= MAX_DECIMAL_PLACES
+        )
+        return ref if integer else f"{ref}::text" if exact else None
+    if kind == "boolean":
+        return ref if isinstance(field, models.BooleanField) else None
+    if kind == "json":
+        if not isinstance(field, models.JSONField):
+            return None
+        # Django reads JSON null as None, which the binder keeps as NULL.
+        return f"CASE WHEN jsonb_typeof({ref}) <> 'null' THEN {ref}::text END"
+    if isinstance(field, models.CharField | models.TextField):
+        return ref
+    return None if isinstance(field, models.JSONField) else text_sql(field, ref, neutralise=False)
+
+
+def iso_text(ref: str) -> str:
+    """formats.base.iso_text() of a timestamptz (naive times, USE_TZ = False, are left to
+    Python) in the session's TimeZone (copystream.session_zone() sets it):
+    to_json() prints a timestamptz as ISO 8601 with its offset whatever the DateStyle, for
+    less than to_char() costs."""
+    return f"""btrim(to_json({ref})::text, '"')"""
 
 
 def json_text(ref: str, *, neutralise: bool) -> str:
@@ -142,12 +173,15 @@ def json_text(ref: str, *, neutralise: bool) -> str:
     )
 
 
-def neutralised(ref: str) -> str:
-    """formats.base.neutralise() in SQL: the cheap first-character test runs first."""
-    triggers = ", ".join(str(ord(t)) for t in FORMULA_TRIGGERS)
+def neutralised(ref: str, *, empty_as_null: bool = False) -> str:
+    """formats.base.neutralise() in SQL (NULL for '' when `empty_as_null`, as CSV wants).
+    Nearly all text starts with a letter, past every trigger: one comparison settles it."""
+    codes = [ord(t) for t in FORMULA_TRIGGERS]
+    empty = f" WHEN {ref} = '' THEN NULL" if empty_as_null else ""
     return (
-        f"CASE WHEN ascii({ref}) IN ({triggers}) AND {ref} !~ {literal(plain_number_regex())}"
-        f" THEN '''' || {ref} ELSE {ref} END"
+        f"CASE WHEN ascii({ref}) > {max(codes)} THEN {ref}{empty}"
+        f" WHEN ascii({ref}) IN ({', '.join(map(str, codes))})"
+        f" AND {ref} !~ {literal(plain_number_regex())} THEN '''' || {ref} ELSE {ref} END"
     )
 
 

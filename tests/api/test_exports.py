@@ -66,7 +66,7 @@ def test_a_lifetime_longer_than_the_maximum_is_refused(api: Api, token, settings
     reply = api.call("POST", "exports/", token=token, json_body={**EXPORT, "lifetime": 7200})
     assert reply.status == 400 and "between 60 and 3600" in reply.json()["detail"]
     ok = api.call("POST", "exports/", token=token, json_body={**EXPORT, "lifetime": 600})
-    assert ok.status == 202 and ok.json()["options"] == {"lifetime": 600}
+    assert ok.status == 202 and ok.json()["options"] == {"lifetime": 600, "time_zone": "UTC"}
 
 
 def session_for(user, api: Api) -> dict[str, str]:

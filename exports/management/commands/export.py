@@ -20,7 +20,9 @@ from django.utils import timezone
 
 from exports.datasets import ConditionError, Dataset, get_dataset
 from exports.engine import Result, export_tables
+from exports.engine.pipeline import file_options
 from exports.formats import WRITERS, get_writer
+from exports.formats.base import DELIMITERS
 from exports.jobs.heartbeat import Heartbeat
 from exports.models import Delivery, ExportAudit, ExportStatus
 from exports.signals import finished
@@ -46,6 +48,15 @@ class Command(BaseCommand):
         parser.add_argument("--data-dictionary", action="store_true")
         parser.add_argument("--sort-columns", action="store_true")
         parser.add_argument("--simplified", action="store_true")
+        parser.add_argument(
+            "--timezone",
+            metavar="ZONE",
+            help="Write times in this IANA zone (UTC, Europe/Paris...); default: TIME_ZONE.",
+        )
+        parser.add_argument(
+            "--delimiter", choices=list(DELIMITERS), help="CSV only (default: comma)."
+        )
+        parser.add_argument("--bom", action="store_true", help="CSV only: UTF-8 with BOM.")
         parser.add_argument("-o", "--output", required=True, help="File to write; - for stdout.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -61,6 +72,10 @@ class Command(BaseCommand):
         if output != "-" and not Path(output).resolve().parent.is_dir():
             raise CommandError(f"No such directory for the output file: {output!r}.")
         options = {k: opts[k] for k in ("data_dictionary", "sort_columns", "simplified")}
+        try:
+            options.update(file_options(fmt, opts["timezone"], opts["delimiter"], opts["bom"]))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         audit = start_audit(tables, fmt, options)
         began = time.monotonic()
         try:
