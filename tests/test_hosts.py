@@ -6,10 +6,12 @@ checks a fresh project relies on."""
 import copy
 import csv
 import io
+import json
 import os
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -312,17 +314,30 @@ def test_an_export_reads_from_the_database_the_router_names(staff, demo_data, re
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("fmt", ["csv", "json"])
-def test_files_are_the_same_in_any_time_zone(settings, demo_data, fmt):
-    def exported() -> bytes:
+def test_files_hold_the_same_instants_in_any_time_zone(settings, demo_data, fmt):
+    """USE_TZ=True in any TIME_ZONE: times are written in the site's zone, with its offset,
+    and are the very same instants."""
+
+    def created() -> list[datetime]:
         out = io.BytesIO()
         engine.export(out, get_dataset("user_points"), fmt, {"limit": 100})
-        return out.getvalue()
+        text = out.getvalue().decode()
+        if fmt == "json":
+            values = [row["created"] for row in json.loads(text)]
+        else:
+            values = [row["Created"] for row in csv.DictReader(io.StringIO(text))]
+        return [datetime.fromisoformat(v) for v in values]
 
     settings.TIME_ZONE = "UTC"
-    in_utc = exported()
+    in_utc = created()
     settings.TIME_ZONE = "Pacific/Chatham"  # +12:45 / +13:45
-    assert exported() == in_utc
-    assert b"Z" in in_utc or b"+00:00" in in_utc
+    in_chatham = created()
+    assert in_chatham == in_utc and len(in_utc) == 100
+    assert {t.utcoffset() for t in in_utc} == {timedelta(0)}
+    assert {t.utcoffset() for t in in_chatham} <= {
+        timedelta(hours=12, minutes=45),
+        timedelta(hours=13, minutes=45),
+    }
 
 
 # --- defaults a fresh project relies on ------------------------------------------------------
