@@ -228,7 +228,8 @@ def test_the_options_page_offers_the_choice_and_an_immediate_download_follows_it
     assert [int(r[0]) for r in rows[1:]] == ids
     assert all(r[2] in KIND_LABELS.values() for r in rows[1:])
     audit = ExportAudit.objects.get()
-    assert audit.options == DISPLAY and audit.status == ExportStatus.COMPLETED
+    assert audit.options == {**DISPLAY, "time_zone": "UTC"}  # the page always names the zone
+    assert audit.status == ExportStatus.COMPLETED
 
 
 def test_raw_values_stay_the_default(client, clerk, demo_data):
@@ -242,7 +243,7 @@ def test_raw_values_stay_the_default(client, clerk, demo_data):
     assert rows[0] == ["ID", "User ID", "Username", "Amount", "Kind", "Note", "Created"]
     raw = {t.pk: t.kind for t in WalletTransaction.objects.filter(pk__in=ids)}
     assert [r[4] for r in rows[1:]] == [raw[int(r[0])] for r in rows[1:]], "values, not labels"
-    assert ExportAudit.objects.get().options == {}
+    assert ExportAudit.objects.get().options == {"time_zone": "UTC"}  # no "values": raw
     assert not isinstance(dataset_for(WALLET, clerk, {}), DisplayDataset)
 
 
