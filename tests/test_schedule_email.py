@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from exports.models import DeliveryStatus, DownloadFile, ScheduleRecipient, SentRange
 from project.demo.models import UserPoint
 from project.demo.seed import top_up
+from project.env import mail_settings
 from tests.conftest import make_user
 from tests.schedules import ids_in, run_and_deliver, saved_export, schedule_for
 from tests.test_email import Inbox, free_port
@@ -46,8 +47,9 @@ def smtp(settings) -> Iterator[PickyInbox]:
     inbox = PickyInbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    # MAILERS on Django 6.1, EMAIL_* on 5.2: the demo's own helper knows which.
+    for name, value in mail_settings(host="127.0.0.1", port=controller.port).items():
+        setattr(settings, name, value)
     settings.EXPORTS_SITE_URL = "https://exports.example.com"
     settings.EXPORTS_ALLOWED_EMAIL_DOMAINS = ["partner.example"]
     settings.EXPORTS_EMAIL_ATTACH_MAX_BYTES = 10_000_000
