@@ -10,6 +10,7 @@ from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection, transaction
@@ -17,7 +18,7 @@ from django.db.models import JSONField, Value
 
 from exports.datasets.base import DATASETS
 from exports.engine.copysql import csv_sql, digit_ranges, iso_text, text_sql
-from exports.engine.copystream import session_zone
+from exports.engine.copystream import copy_chunks, session_zone
 from exports.engine.fastpath import (
     compressing,
     write_csv,
@@ -319,3 +320,31 @@ def test_a_failed_write_on_the_compressing_thread_reaches_the_export(blocks):
         for _ in range(blocks + 2):
             write(b"block")
     assert member.written == 2
+
+
+@pytest.mark.django_db
+def test_an_error_in_the_middle_of_a_copy_is_raised_and_the_connection_stays_usable():
+    statement = "COPY (SELECT 1 / (g - 3000) FROM generate_series(1, 5000) g) TO STDOUT"
+    read = []
+
+    def copy_all() -> None:
+        with transaction.atomic(), connection.cursor() as c, c.cursor.copy(statement) as copy:
+            for chunk in copy_chunks(copy, 1000):
+                read.extend(chunk)
+
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        copy_all()
+    assert 0 < len(read) < 3000
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 42")
+        assert cursor.fetchone() == (42,)
+
+
+@pytest.mark.django_db
+def test_every_row_of_a_copy_arrives_in_chunks_of_the_size_asked():
+    statement = "COPY (SELECT g FROM generate_series(1, 2500) g) TO STDOUT"
+    with transaction.atomic(), connection.cursor() as c, c.cursor.copy(statement) as copy:
+        chunks = list(copy_chunks(copy, 1000))
+    assert [len(chunk) for chunk in chunks] == [1000, 1000, 500]
+    lines = [bytes(line) for chunk in chunks for line in chunk]
+    assert lines == [f"{g}\n".encode() for g in range(1, 2501)]

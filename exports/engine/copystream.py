@@ -5,6 +5,7 @@ parsed by psycopg in C for FORMAT binary)."""
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import psycopg
@@ -112,22 +113,22 @@ def copy_chunks(copy: Any, size: int) -> Iterator[list[memoryview]]:
     copy.read() waits for the network as usual."""
     pgconn = copy.connection.pgconn
     get_copy_data, read = pgconn.get_copy_data, copy.read
-    chunk: list[memoryview] = []
-    append = chunk.append
-    while True:
-        nbytes, data = get_copy_data(1)
-        if nbytes == 0 and not (data := read()):
-            break  # psycopg met the end and took the final result itself
-        if nbytes < 0:
-            end_copy(pgconn, nbytes, copy.connection.info.encoding)
-            break
-        append(data)
-        if len(chunk) >= size:
+    more = True
+    while more:
+        chunk: list[memoryview] = []
+        append = chunk.append
+        for _ in repeat(None, size):
+            nbytes, data = get_copy_data(1)
+            if nbytes == 0 and not (data := read()):
+                more = False  # psycopg met the end and took the final result itself
+                break
+            if nbytes < 0:
+                end_copy(pgconn, nbytes, copy.connection.info.encoding)
+                more = False
+                break
+            append(data)
+        if chunk:
             yield chunk
-            chunk = []
-            append = chunk.append
-    if chunk:
-        yield chunk
 
 
 def end_copy(pgconn: Any, nbytes: int, encoding: str) -> None:
