@@ -37,7 +37,7 @@ class Copy:
 
 def copy_statement(
     source: TableSource,
-    expression: Callable[[Column, Field, str], str | None],
+    expression: Callable[[Column, Field, str, str], str | None],
     copy_options: str,
     combine: Callable[[TableSource, list[str]], list[str]] | None = None,
     zone: str = "UTC",
@@ -49,7 +49,7 @@ def copy_statement(
     expressions = []
     for i, column in zip(source.order, source.columns, strict=True):
         field = model_field(source, column)
-        sql = None if converted(field) else expression(column, field, f"c{i}")
+        sql = None if converted(field) else expression(column, field, f"c{i}", zone)
         if sql is None:
             return None
         expressions.append(sql)
@@ -146,14 +146,19 @@ def end_copy(pgconn: Any, nbytes: int, encoding: str) -> None:
 
 @contextmanager
 def session_zone(cursor: Any, zone: str) -> Iterator[None]:
-    """PostgreSQL prints times in the session's TimeZone: the export's, for this COPY only.
-    Django reads timestamptz text assuming UTC, so the old zone is back before any other
-    query on this connection (after an error, the rollback puts it back)."""
-    cursor.execute("SELECT current_setting('TimeZone')")
-    (previous,) = cursor.fetchone()
-    if previous == zone:
+    """PostgreSQL prints times in the session's TimeZone (and DateStyle): the export's zone and
+    ISO, for this COPY only. Django reads timestamptz text assuming UTC, so the old settings
+    are back before any other query on this connection (after an error, the rollback puts
+    them back)."""
+    cursor.execute("SELECT current_setting('TimeZone'), current_setting('DateStyle')")
+    previous = cursor.fetchone()
+    wanted = (zone, "ISO, " + previous[1].split(",")[-1].strip())
+    if tuple(previous) == wanted:
         yield
         return
-    cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone])
+    cursor.execute(SET_SESSION, wanted)
     yield
-    cursor.execute("SELECT set_config('TimeZone', %s, true)", [previous])
+    cursor.execute(SET_SESSION, previous)
+
+
+SET_SESSION = "SELECT set_config('TimeZone', %s, true), set_config('DateStyle', %s, true)"
