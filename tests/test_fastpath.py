@@ -10,6 +10,7 @@ from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection, transaction
@@ -17,7 +18,7 @@ from django.db.models import JSONField, Value
 
 from exports.datasets import registry
 from exports.engine.copysql import csv_sql, digit_ranges, iso_text, text_sql
-from exports.engine.copystream import session_zone
+from exports.engine.copystream import copy_chunks, session_zone
 from exports.engine.fastpath import (
     compressing,
     write_csv,
@@ -182,6 +183,19 @@ def test_sqlite_from_copy_holds_exactly_what_the_sqlite_writer_stores(
     assert sum(len(rows) for rows in fast.values()) > len(EDGES)
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
+def test_copy_prints_iso_times_whatever_the_sessions_date_style(awkward, zone):
+    source = TableSource.build(DATASETS["users"], {})
+    expected = python_file("csv", [source], Options(time_zone=zone))
+    # Until the test's transaction ends; Django itself cannot read times in this style.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL DateStyle = 'SQL, DMY'")
+    assert fast_file(write_csv, [source], Options(time_zone=zone)) == expected
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('DateStyle')")
+        assert cursor.fetchone() == ("SQL, DMY",)
+
+
 def test_copy_leaves_the_sessions_time_zone_as_it_found_it(awkward):
     source = TableSource.build(registry.get("users"), {})
     with transaction.atomic():
@@ -262,7 +276,7 @@ def test_sql_neutralising_matches_python(text):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("zone", [*ZONES, "Asia/Kathmandu", "Africa/Monrovia"])
+@pytest.mark.parametrize("zone", [*ZONES, "Etc/UTC", "Asia/Kathmandu", "Africa/Monrovia"])
 @pytest.mark.parametrize("microsecond", [0, 1, 10, 120, 500000, 999999])
 @pytest.mark.parametrize(
     "moment", [*MOMENTS[:4], datetime(1900, 1, 1, 12), datetime(1, 1, 1, 12)], ids=str
@@ -270,7 +284,7 @@ def test_sql_neutralising_matches_python(text):
 def test_sql_timestamps_match_python_iso_text(zone, microsecond, moment):
     value = moment.replace(microsecond=microsecond, tzinfo=UTC)
     with transaction.atomic(), connection.cursor() as cursor, session_zone(cursor.cursor, zone):
-        printed = sql_text(iso_text("c0::timestamptz"), value)
+        printed = sql_text(iso_text("c0::timestamptz", zone), value)
     assert printed == text_of(value, zone_named(zone))
     assert datetime.fromisoformat(printed) == value
 
@@ -287,7 +301,7 @@ def test_times_keep_an_offset_with_seconds_in_sql_and_python():
     value = datetime(1900, 1, 1, 12, tzinfo=UTC)  # Paris kept its own mean time until 1911
     paris = "Europe/Paris"
     with transaction.atomic(), connection.cursor() as cursor, session_zone(cursor.cursor, paris):
-        printed = sql_text(iso_text("c0::timestamptz"), value)
+        printed = sql_text(iso_text("c0::timestamptz", paris), value)
     assert printed == text_of(value, zone_named(paris)) == "1900-01-01T12:09:21+00:09:21"
 
 
@@ -321,3 +335,31 @@ def test_a_failed_write_on_the_compressing_thread_reaches_the_export(blocks):
         for _ in range(blocks + 2):
             write(b"block")
     assert member.written == 2
+
+
+@pytest.mark.django_db
+def test_an_error_in_the_middle_of_a_copy_is_raised_and_the_connection_stays_usable():
+    statement = "COPY (SELECT 1 / (g - 3000) FROM generate_series(1, 5000) g) TO STDOUT"
+    read = []
+
+    def copy_all() -> None:
+        with transaction.atomic(), connection.cursor() as c, c.cursor.copy(statement) as copy:
+            for chunk in copy_chunks(copy, 1000):
+                read.extend(chunk)
+
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        copy_all()
+    assert 0 < len(read) < 3000
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 42")
+        assert cursor.fetchone() == (42,)
+
+
+@pytest.mark.django_db
+def test_every_row_of_a_copy_arrives_in_chunks_of_the_size_asked():
+    statement = "COPY (SELECT g FROM generate_series(1, 2500) g) TO STDOUT"
+    with transaction.atomic(), connection.cursor() as c, c.cursor.copy(statement) as copy:
+        chunks = list(copy_chunks(copy, 1000))
+    assert [len(chunk) for chunk in chunks] == [1000, 1000, 500]
+    lines = [bytes(line) for chunk in chunks for line in chunk]
+    assert lines == [f"{g}\n".encode() for g in range(1, 2501)]

@@ -69,13 +69,13 @@ def model_field(source: TableSource, column: Column) -> models.Field:
     return field.target_field if field.is_relation else field
 
 
-def text_sql(field: models.Field, ref: str, *, neutralise: bool) -> str | None:
+def text_sql(field: models.Field, ref: str, *, neutralise: bool, zone: str = "UTC") -> str | None:
     """SQL printing the value as text_of() does (or text_cell() when `neutralise`), NULL for
     None; None when PostgreSQL cannot be trusted to print it identically (floats, intervals...)."""
     if isinstance(field, models.BooleanField):
         return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' END"
     if isinstance(field, models.DateTimeField):
-        return iso_text(ref) if settings.USE_TZ else None
+        return iso_text(ref, zone) if settings.USE_TZ else None
     if isinstance(field, models.DateField):
         return f"to_char({ref}, 'YYYY-MM-DD')"
     if isinstance(field, models.IntegerField | models.AutoField | models.UUIDField):
@@ -89,20 +89,20 @@ def text_sql(field: models.Field, ref: str, *, neutralise: bool) -> str | None:
     return None
 
 
-def csv_sql(field: models.Field, ref: str) -> str | None:
+def csv_sql(field: models.Field, ref: str, zone: str = "UTC") -> str | None:
     """text_cell() for CSV/TSV, where an empty string and None both print as nothing.
     Numbers and UUIDs go out as they are: COPY prints them as ::text would, only cheaper."""
     if isinstance(field, models.IntegerField | models.AutoField | models.UUIDField):
         return ref
     if isinstance(field, models.CharField | models.TextField):
         return neutralised(ref, empty_as_null=True)
-    text = text_sql(field, ref, neutralise=True)
+    text = text_sql(field, ref, neutralise=True, zone=zone)
     if text is None or not isinstance(field, models.JSONField):
         return text
     return f"NULLIF({text}, '')"
 
 
-def json_sql(column: Column, field: models.Field, ref: str) -> str | None:
+def json_sql(column: Column, field: models.Field, ref: str, zone: str = "UTC") -> str | None:
     """The JSON text JsonWriter gives the value: by the column's kind, 'null' for None."""
     integer = isinstance(field, models.IntegerField | models.AutoField)
     if column.kind == "integer":
@@ -122,12 +122,14 @@ def json_sql(column: Column, field: models.Field, ref: str) -> str | None:
     if column.kind == "json":
         return f"COALESCE({ref}::text, 'null')" if isinstance(field, models.JSONField) else None
     if isinstance(field, models.DateTimeField) and settings.USE_TZ:
+        if zone in WHOLE_HOUR_ZONES:
+            return f"""COALESCE('"' || {iso_text(ref, zone)} || '"', 'null')"""
         return f"COALESCE(to_json({ref})::text, 'null')"  # iso_text(), quoted
-    text = text_sql(field, ref, neutralise=False)
+    text = text_sql(field, ref, neutralise=False, zone=zone)
     return None if text is None else f"COALESCE(to_json({text})::text, 'null')"
 
 
-def sqlite_sql(column: Column, field: models.Field, ref: str) -> str | None:
+def sqlite_sql(column: Column, field: models.Field, ref: str, zone: str = "UTC") -> str | None:
     """What formats.sqlite.binders() makes of the value, typed for a binary COPY: integers,
     floats and booleans as they are, everything else as the text the binder gives."""
     kind = column.kind
@@ -150,14 +152,24 @@ def sqlite_sql(column: Column, field: models.Field, ref: str) -> str | None:
         return f"CASE WHEN jsonb_typeof({ref}) <> 'null' THEN {ref}::text END"
     if isinstance(field, models.CharField | models.TextField):
         return ref
-    return None if isinstance(field, models.JSONField) else text_sql(field, ref, neutralise=False)
+    if isinstance(field, models.JSONField):
+        return None
+    return text_sql(field, ref, neutralise=False, zone=zone)
 
 
-def iso_text(ref: str) -> str:
+# Zones whose offset is always a whole number of hours: PostgreSQL's own output of a
+# timestamptz (DateStyle ISO, which copystream.session_zone() sets) then needs only a T and
+# the offset's minutes, for less than to_json() costs.
+WHOLE_HOUR_ZONES = frozenset({"UTC", "Etc/UTC"})
+
+
+def iso_text(ref: str, zone: str = "UTC") -> str:
     """formats.base.iso_text() of a timestamptz (naive times, USE_TZ = False, are left to
-    Python) in the session's TimeZone (copystream.session_zone() sets it):
-    to_json() prints a timestamptz as ISO 8601 with its offset whatever the DateStyle, for
-    less than to_char() costs."""
+    Python) in the session's TimeZone (copystream.session_zone() sets it to `zone`):
+    to_json() prints ISO 8601 with its offset whatever the DateStyle, offsets with minutes or
+    seconds included, for less than to_char() costs."""
+    if zone in WHOLE_HOUR_ZONES:
+        return f"replace({ref}::text, ' ', 'T') || ':00'"
     return f"""btrim(to_json({ref})::text, '"')"""
 
 

@@ -5,6 +5,7 @@ parsed by psycopg in C for FORMAT binary)."""
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import psycopg
@@ -36,7 +37,7 @@ class Copy:
 
 def copy_statement(
     source: TableSource,
-    expression: Callable[[Column, Field, str], str | None],
+    expression: Callable[[Column, Field, str, str], str | None],
     copy_options: str,
     combine: Callable[[TableSource, list[str]], list[str]] | None = None,
     zone: str = "UTC",
@@ -48,7 +49,7 @@ def copy_statement(
     expressions = []
     for i, column in zip(source.order, source.columns, strict=True):
         field = model_field(source, column)
-        sql = None if converted(field) else expression(column, field, f"c{i}")
+        sql = None if converted(field) else expression(column, field, f"c{i}", zone)
         if sql is None:
             return None
         expressions.append(sql)
@@ -112,22 +113,22 @@ def copy_chunks(copy: Any, size: int) -> Iterator[list[memoryview]]:
     copy.read() waits for the network as usual."""
     pgconn = copy.connection.pgconn
     get_copy_data, read = pgconn.get_copy_data, copy.read
-    chunk: list[memoryview] = []
-    append = chunk.append
-    while True:
-        nbytes, data = get_copy_data(1)
-        if nbytes == 0 and not (data := read()):
-            break  # psycopg met the end and took the final result itself
-        if nbytes < 0:
-            end_copy(pgconn, nbytes, copy.connection.info.encoding)
-            break
-        append(data)
-        if len(chunk) >= size:
+    more = True
+    while more:
+        chunk: list[memoryview] = []
+        append = chunk.append
+        for _ in repeat(None, size):
+            nbytes, data = get_copy_data(1)
+            if nbytes == 0 and not (data := read()):
+                more = False  # psycopg met the end and took the final result itself
+                break
+            if nbytes < 0:
+                end_copy(pgconn, nbytes, copy.connection.info.encoding)
+                more = False
+                break
+            append(data)
+        if chunk:
             yield chunk
-            chunk = []
-            append = chunk.append
-    if chunk:
-        yield chunk
 
 
 def end_copy(pgconn: Any, nbytes: int, encoding: str) -> None:
@@ -145,14 +146,19 @@ def end_copy(pgconn: Any, nbytes: int, encoding: str) -> None:
 
 @contextmanager
 def session_zone(cursor: Any, zone: str) -> Iterator[None]:
-    """PostgreSQL prints times in the session's TimeZone: the export's, for this COPY only.
-    Django reads timestamptz text assuming UTC, so the old zone is back before any other
-    query on this connection (after an error, the rollback puts it back)."""
-    cursor.execute("SELECT current_setting('TimeZone')")
-    (previous,) = cursor.fetchone()
-    if previous == zone:
+    """PostgreSQL prints times in the session's TimeZone (and DateStyle): the export's zone and
+    ISO, for this COPY only. Django reads timestamptz text assuming UTC, so the old settings
+    are back before any other query on this connection (after an error, the rollback puts
+    them back)."""
+    cursor.execute("SELECT current_setting('TimeZone'), current_setting('DateStyle')")
+    previous = cursor.fetchone()
+    wanted = (zone, "ISO, " + previous[1].split(",")[-1].strip())
+    if tuple(previous) == wanted:
         yield
         return
-    cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone])
+    cursor.execute(SET_SESSION, wanted)
     yield
-    cursor.execute("SELECT set_config('TimeZone', %s, true)", [previous])
+    cursor.execute(SET_SESSION, previous)
+
+
+SET_SESSION = "SELECT set_config('TimeZone', %s, true), set_config('DateStyle', %s, true)"

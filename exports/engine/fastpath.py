@@ -54,8 +54,8 @@ def header(source: TableSource, delimiter: str) -> bytes:
     return text.getvalue().encode()
 
 
-def _csv_column(column: Column, field: Field, ref: str) -> str | None:
-    return csv_sql(field, ref)
+def _csv_column(column: Column, field: Field, ref: str, zone: str) -> str | None:
+    return csv_sql(field, ref, zone)
 
 
 def _json_object(source: TableSource, values: list[str]) -> list[str]:

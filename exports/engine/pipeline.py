@@ -134,7 +134,11 @@ def to_options(options: dict[str, Any] | None, *, multi_table: bool) -> Options:
     extra.update(given.pop("extra", None) or {})
     if multi_table:
         extra["multi_table"] = True
-    typed = {k: str(v) if k in TEXT_OPTIONS else bool(v) for k, v in given.items()}
+    typed = {
+        k: str(v) if k in TEXT_OPTIONS else bool(v)
+        for k, v in given.items()
+        if v is not None or k not in TEXT_OPTIONS  # None: the default
+    }
     typed.setdefault("time_zone", current_zone_name())
     zone_named(typed["time_zone"])
     delimiter_of(typed.get("delimiter", "comma"))
