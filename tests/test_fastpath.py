@@ -185,7 +185,7 @@ def test_sqlite_from_copy_holds_exactly_what_the_sqlite_writer_stores(
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
 def test_copy_prints_iso_times_whatever_the_sessions_date_style(awkward, zone):
-    source = TableSource.build(DATASETS["users"], {})
+    source = TableSource.build(registry.get("users"), {})
     expected = python_file("csv", [source], Options(time_zone=zone))
     # Until the test's transaction ends; Django itself cannot read times in this style.
     with connection.cursor() as cursor:
