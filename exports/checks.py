@@ -1,10 +1,27 @@
-"""System checks (`manage.py check`, and every qcluster start) for settings that would run an
-export twice or declare a live one dead."""
+"""System checks (`manage.py check`, and every qcluster start): settings that would run an
+export twice or declare a live one dead (E001-E003), export a secret (E004), purge somebody
+else's files (E005), and anything a host project is missing or has inconsistent, each with
+the line to add (E010-E016, W001-W003)."""
 
+import os
+from pathlib import Path
+
+from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, register
+from django.contrib.admin.sites import all_sites
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import FileSystemStorage, InvalidStorageError, Storage, storages
+from django.db import connections
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
+from django.template.loader import get_template
+from django.urls import NoReverseMatch, reverse
 
-from exports.conf import app_settings
+from exports.apps import PROGRESS_ALIAS
+from exports.conf import DEFAULTS, app_settings, unknown_settings
+from exports.datasets.changelist import configured_dataset
+from exports.datasets.registry import UnknownDataset, registry
+from exports.delivery.storage import exports_root, uses_fallback
 
 
 @register()
@@ -12,7 +29,9 @@ def check_queue_timing(app_configs=None, **kwargs) -> list[Error]:
     errors: list[Error] = []
     cluster = getattr(settings, "Q_CLUSTER", {}) or {}
     timeout, retry = cluster.get("timeout"), cluster.get("retry", 60)
-    if timeout is None:
+    if not cluster:
+        pass  # exports.E011 says what to add
+    elif timeout is None:
         errors.append(
             Error(
                 "Q_CLUSTER has no timeout: a long export outlives `retry` and is delivered again.",
@@ -42,3 +61,294 @@ def check_queue_timing(app_configs=None, **kwargs) -> list[Error]:
     if app_settings.MAX_ATTEMPTS < 1:
         errors.append(Error("EXPORTS_MAX_ATTEMPTS must be at least 1.", id="exports.E003"))
     return errors
+
+
+@register()
+def check_export_columns(app_configs=None, **kwargs) -> list[Error]:
+    """A column that reaches a secret (or no field at all) is left out of every export; say
+    so at start-up rather than let someone find the column missing."""
+    errors: list[Error] = []
+    hint = (
+        "Secret fields (password, token, api_key, *_hash...: see the README) are never "
+        "exported; remove the column, or fix its path."
+    )
+    for dataset in registry.all():
+        for path, why in dataset.omitted:
+            errors.append(
+                Error(
+                    f"Dataset {dataset.name!r}: {path!r} is left out of every export: {why}.",
+                    hint=hint,
+                    id="exports.E004",
+                )
+            )
+    for model_admin in (ma for site in all_sites for ma in site._registry.values()):
+        if not hasattr(model_admin, "has_export_permission"):
+            continue
+        where = f"{type(model_admin).__name__} ({model_admin.model._meta.label})"
+        try:
+            omitted = configured_dataset(model_admin).omitted
+        except UnknownDataset as exc:
+            errors.append(Error(f"{where}: export_dataset: {exc}", id="exports.E004"))
+            continue
+        for path, why in omitted:
+            errors.append(
+                Error(
+                    f"{where}: export column {path!r} is left out of every export: {why}.",
+                    hint=hint,
+                    obj=model_admin,
+                    id="exports.E004",
+                )
+            )
+    return errors
+
+
+def storage_root(storage: Storage) -> tuple | None:
+    """Where a storage keeps its files: a real folder, or a bucket and prefix (S3 and the
+    like); None for a backend we cannot tell about."""
+    if isinstance(storage, FileSystemStorage):
+        return ("folder", os.path.realpath(storage.location))
+    bucket = getattr(storage, "bucket_name", None)
+    if bucket:
+        endpoint = getattr(storage, "endpoint_url", None)
+        return ("bucket", endpoint, bucket, (getattr(storage, "location", "") or "").strip("/"))
+    return None
+
+
+def root_of_alias(alias: str) -> tuple | None:
+    try:
+        return storage_root(storages[alias])
+    except Exception:  # noqa: BLE001 - a storage that cannot even be built holds no files
+        return None
+
+
+def other_roots(alias: str) -> dict[str, tuple | None]:
+    """Every other place files live: the other STORAGES aliases, MEDIA_ROOT, STATIC_ROOT."""
+    roots: dict[str, tuple | None] = {}
+    for other in settings.STORAGES:
+        if other != alias:
+            roots[f"STORAGES[{other!r}]"] = root_of_alias(other)
+    for name in ("MEDIA_ROOT", "STATIC_ROOT"):
+        if getattr(settings, name, None):
+            roots[name] = ("folder", os.path.realpath(getattr(settings, name)))
+    return roots
+
+
+@register()
+def check_exports_storage(app_configs=None, **kwargs) -> list[Error]:
+    """The orphan scan deletes files of its own shape that no row names: the storage must be
+    Exportdesk's alone, never the root of another app's files."""
+    alias = app_settings.STORAGE
+    if uses_fallback():
+        return []  # Exportdesk's own private folder; check_storage() looks at it
+    hint = (
+        "Add a STORAGES alias of its own for exported files (a folder, or a bucket prefix "
+        "through the backend's `location`, that nothing else writes to) and name it in "
+        "EXPORTS_STORAGE."
+    )
+    if alias in ("default", "staticfiles"):
+        message = f"EXPORTS_STORAGE is {alias!r}: exported files must not share a storage."
+        return [Error(message, hint=hint, id="exports.E005")]
+    try:
+        root = storage_root(storages[alias])
+    except InvalidStorageError:
+        message = f"EXPORTS_STORAGE names {alias!r}, which is not in STORAGES."
+        return [Error(message, hint=hint, id="exports.E005")]
+    shared = [name for name, other in other_roots(alias).items() if root and other == root]
+    if not shared:
+        return []
+    message = (
+        f"EXPORTS_STORAGE {alias!r} keeps its files where {', '.join(shared)} does: the "
+        "orphan scan could delete files that are not exports."
+    )
+    return [Error(message, hint=hint, id="exports.E005")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Installation: what a host project must have, each message saying what to add (E010-E016,
+# W001-W003).
+# ---------------------------------------------------------------------------------------------
+Q_CLUSTER_EXAMPLE = (
+    'Q_CLUSTER = {"name": "myproject", "orm": "default", "timeout": 3600, "retry": 3900}'
+)
+
+
+@register()
+def check_installation(app_configs=None, **kwargs) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    if not apps.is_installed("django_q"):
+        messages.append(
+            Error(
+                "Exportdesk runs exports on django-q2, which is not installed as an app.",
+                hint='Add "django_q" to INSTALLED_APPS, then run migrate.',
+                id="exports.E010",
+            )
+        )
+    cluster = getattr(settings, "Q_CLUSTER", None)
+    if not cluster:
+        messages.append(
+            Error(
+                "Q_CLUSTER is not set: django-q2 has no broker for Exportdesk's jobs.",
+                hint=f"Add to your settings: {Q_CLUSTER_EXAMPLE}",
+                id="exports.E011",
+            )
+        )
+    elif cluster.get("orm") and cluster["orm"] not in settings.DATABASES:
+        messages.append(
+            Error(
+                f"Q_CLUSTER['orm'] names the database {cluster['orm']!r}, which is not in "
+                "DATABASES.",
+                hint='Use an alias from DATABASES, usually "default".',
+                id="exports.E012",
+            )
+        )
+    messages += check_progress_database()
+    messages += check_storage()
+    unknown = unknown_settings()
+    if unknown:
+        messages.append(
+            Warning(
+                f"Exportdesk does not know these settings and ignores them: {', '.join(unknown)}.",
+                hint="Check the spelling against the README's settings table.",
+                id="exports.W001",
+            )
+        )
+    return messages
+
+
+def same_database(a: dict, b: dict) -> bool:
+    keys = ("ENGINE", "NAME", "HOST", "PORT")
+    return all(a.get(key) == b.get(key) for key in keys)
+
+
+def check_progress_database() -> list[CheckMessage]:
+    if PROGRESS_ALIAS not in connections or "default" not in connections:
+        return []
+    # The connections' own settings: under a test runner they name the test database.
+    progress = connections[PROGRESS_ALIAS].settings_dict
+    if same_database(progress, connections["default"].settings_dict):
+        return []
+    return [
+        Error(
+            f"DATABASES[{PROGRESS_ALIAS!r}] must be a second connection to the default "
+            "database: Exportdesk writes export progress there while the export runs.",
+            hint=f"Remove DATABASES[{PROGRESS_ALIAS!r}] (Exportdesk then adds it itself), or "
+            'make it {**DATABASES["default"], "TEST": {"MIRROR": "default"}}.',
+            id="exports.E013",
+        )
+    ]
+
+
+def check_storage() -> list[CheckMessage]:
+    alias = app_settings.STORAGE
+    if not uses_fallback():
+        return []
+    if alias != DEFAULTS["STORAGE"]:
+        return [
+            Error(
+                f"EXPORTS_STORAGE is {alias!r}, but STORAGES has no such alias.",
+                hint=f"Add STORAGES[{alias!r}], or remove EXPORTS_STORAGE to keep exported "
+                "files in a private folder (EXPORTS_ROOT).",
+                id="exports.E014",
+            )
+        ]
+    try:
+        root = exports_root().resolve()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="exports.E015")]
+    for name in ("MEDIA_ROOT", "STATIC_ROOT"):
+        public = getattr(settings, name, None)
+        if public and root.is_relative_to(Path(public).resolve()):
+            return [
+                Error(
+                    f"Exported files would be kept under {name} ({root}), which the web "
+                    "server may serve to anyone.",
+                    hint="Set EXPORTS_ROOT to a private folder outside MEDIA_ROOT and STATIC_ROOT.",
+                    id="exports.E015",
+                )
+            ]
+    return []
+
+
+@register(Tags.templates)
+def check_templates(app_configs=None, **kwargs) -> list[CheckMessage]:
+    try:
+        get_template("exports/base.html")
+    except TemplateDoesNotExist:
+        return [
+            Error(
+                "Exportdesk's templates are not found (exports/base.html).",
+                hint='Set "APP_DIRS": True in TEMPLATES (or add the app_directories loader).',
+                id="exports.E016",
+            )
+        ]
+    except TemplateSyntaxError as exc:
+        return [
+            Error(
+                f"exports/base.html does not load: {exc}",
+                hint="A project template overriding exports/base.html must define the "
+                "blocks `title` and `content`.",
+                id="exports.E016",
+            )
+        ]
+    return []
+
+
+@register(Tags.urls)
+def check_urls(app_configs=None, **kwargs) -> list[CheckMessage]:
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return []
+    try:
+        reverse("exports:my-downloads")
+    except NoReverseMatch:
+        return [
+            Warning(
+                "Exportdesk's pages (My downloads) are not in the URLconf: finished exports "
+                "cannot be downloaded.",
+                hint='Add path("downloads/", include("exports.urls")) to your urlpatterns.',
+                id="exports.W002",
+            )
+        ]
+    return []
+
+
+@register(Tags.admin)
+def check_model_admins(app_configs=None, **kwargs) -> list[CheckMessage]:
+    from exports.admin.mixin import ExportMixin
+
+    return [
+        Warning(
+            f"{type(model_admin).__name__} uses ExportMixin but sets actions = None, which "
+            "removes every action, Export… included.",
+            hint="Set actions = [] to keep only Export…, or drop ExportMixin.",
+            obj=type(model_admin),
+            id="exports.W003",
+        )
+        for site in all_sites
+        for model_admin in site._registry.values()
+        if isinstance(model_admin, ExportMixin) and model_admin.actions is None
+    ]
+
+
+@register()
+def check_schedules(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Lifetimes that contradict each other; outside recipients who could never get a file."""
+    found: list[CheckMessage] = []
+    if app_settings.MAX_FILE_LIFETIME < app_settings.FILE_LIFETIME:
+        found.append(
+            Error(
+                "EXPORTS_MAX_FILE_LIFETIME is shorter than EXPORTS_FILE_LIFETIME: the default "
+                "lifetime would exceed the maximum.",
+                id="exports.E020",
+            )
+        )
+    if app_settings.ALLOWED_EMAIL_DOMAINS and app_settings.EMAIL_ATTACH_MAX_BYTES <= 0:
+        found.append(
+            Warning(
+                "EXPORTS_ALLOWED_EMAIL_DOMAINS is set but EXPORTS_EMAIL_ATTACH_MAX_BYTES is 0: "
+                "outside addresses get files only as attachments, so every delivery to them "
+                "will fail.",
+                hint="Set EXPORTS_EMAIL_ATTACH_MAX_BYTES (e.g. 10485760 for 10 MiB).",
+                id="exports.W020",
+            )
+        )
+    return found

@@ -11,8 +11,11 @@ from typing import Any
 from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
-    # Storage alias (in STORAGES) that holds exported files.
+    # Storage alias (in STORAGES) that holds exported files. When STORAGES has no such alias,
+    # a private FileSystemStorage in ROOT (never served by URL) is used.
     "STORAGE": "exports",
+    # Folder of that fallback storage; None: BASE_DIR / "var" / "exports".
+    "ROOT": None,
     # How long a finished file stays downloadable: seconds (or a timedelta).
     "FILE_LIFETIME": 24 * 3600,
     # Where exports write while they run (None: the system's temp dir).
@@ -38,9 +41,8 @@ DEFAULTS: dict[str, Any] = {
     # Per-user storage (files + running exports' reservations) in MiB; 0: no quota.
     "USER_QUOTA_MB": 1024.0,
     "QUOTA_STEP_MB": 8.0,
-    # Downloads per user per minute; 0: no limit.
+    # Downloads per user per minute, counted in the database (DownloadCounter); 0: no limit.
     "DOWNLOADS_PER_MINUTE": 30,
-    "RATELIMIT_CACHE": "exports_ratelimit",
     "PRESIGNED_SECONDS": 300,
     # nginx `internal` location prefix for X-Accel-Redirect downloads; empty: off.
     "X_ACCEL_REDIRECT": "",
@@ -49,9 +51,22 @@ DEFAULTS: dict[str, Any] = {
     "API_REQUESTS_PER_MINUTE": 120,
     "API_MAX_BODY_BYTES": 64 * 1024,
     "API_HISTORY_MAX_LIMIT": 200,
+    # Request attributes set by middleware (a `site`, a `tenant`) that a ModelAdmin's
+    # get_queryset() may read: kept (model instances by label and pk, plain values as they
+    # are) and set again on the request a changelist export is replayed with.
+    "REQUEST_ATTRIBUTES": ("site", "tenant"),
+    # The longest lifetime an export or a schedule may ask for, and "keep 24 h longer" may
+    # reach: seconds (or a timedelta).
+    "MAX_FILE_LIFETIME": 7 * 24 * 3600,
+    # Runs of a schedule that may fail in a row before it pauses itself and tells its owner.
+    "SCHEDULE_MAX_FAILURES": 3,
+    # Domains (e.g. ["example.org"]) whose addresses a schedule may send files to as
+    # attachments; empty: schedules deliver to users and groups only.
+    "ALLOWED_EMAIL_DOMAINS": [],
 }
 
 PREFIX = "EXPORTS_"
+DURATIONS = {"FILE_LIFETIME", "MAX_FILE_LIFETIME"}
 
 
 class AppSettings:
@@ -61,7 +76,7 @@ class AppSettings:
         if name not in DEFAULTS:
             raise AttributeError(f"Exportdesk has no setting {PREFIX}{name}")
         value = getattr(settings, PREFIX + name, DEFAULTS[name])
-        if name == "FILE_LIFETIME" and not isinstance(value, timedelta):
+        if name in DURATIONS and not isinstance(value, timedelta):
             value = timedelta(seconds=float(value))
         return value
 

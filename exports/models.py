@@ -1,11 +1,12 @@
-"""Export audit rows and the per-user files they produce."""
+"""Export audit rows and the per-user files they produce; saved exports, their schedules and
+the sent log (the logic lives in exports/scheduling/)."""
 
 import hashlib
 import hmac
 import re
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 
 from django.apps import apps
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timeuntil
+from django.utils.translation import gettext_lazy as _
 
 from exports.delivery.storage import exports_storage
 
@@ -21,11 +23,11 @@ from exports.delivery.storage import exports_storage
 class ExportStatus(models.TextChoices):
     """queued -> running -> completed | failed; queued or running -> cancelled."""
 
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 PENDING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
@@ -39,11 +41,34 @@ class FileGone(models.TextChoices):
     ADMIN = "admin", "deleted by an administrator"
 
 
+def dataset_title(name: str) -> str:
+    """ "User points" rather than "admin:demo.userpoint" on pages people read."""
+    from exports.datasets.registry import registry  # it imports no models
+
+    if name in registry:
+        return registry.get(name).title
+    label = name.removeprefix("admin:")
+    if label != name:
+        try:
+            return str(apps.get_model(label)._meta.verbose_name_plural).capitalize()
+        except (LookupError, ValueError):
+            pass
+    return name
+
+
+class Trigger(models.TextChoices):
+    """Why an export ran: someone asked, a schedule was due, or an earlier one was run again."""
+
+    MANUAL = "manual", "Manual"
+    SCHEDULE = "schedule", "Schedule"
+    RERUN = "rerun", "Re-run"
+
+
 class Delivery(models.TextChoices):
-    BACKGROUND = "background", "Background (My downloads)"
-    IMMEDIATE = "immediate", "Immediate (download now)"
-    EMAIL = "email", "E-mail me a link when ready"
-    COMMAND = "command", "Command line (manage.py export)"
+    BACKGROUND = "background", _("Background (My downloads)")
+    IMMEDIATE = "immediate", _("Immediate (download now)")
+    EMAIL = "email", _("E-mail me a link when ready")
+    COMMAND = "command", _("Command line (manage.py export)")
 
 
 # What a person may ask for on a form; COMMAND is the command line's own.
@@ -72,7 +97,7 @@ class ExportAudit(models.Model):
     delivery = models.CharField(
         max_length=20, choices=Delivery.choices, default=Delivery.BACKGROUND
     )
-    row_count = models.BigIntegerField(default=0, help_text="Rows written so far.")
+    row_count = models.BigIntegerField(default=0, help_text=_("Rows written so far."))
     rows_expected = models.BigIntegerField(null=True, blank=True)
     rows_matching = models.BigIntegerField(
         null=True,
@@ -81,16 +106,18 @@ class ExportAudit(models.Model):
     )
     bytes = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
-    notes = models.TextField(blank=True, help_text="What the writer had to change, if anything.")
+    notes = models.TextField(blank=True, help_text=_("What the writer had to change, if anything."))
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Last sign of life: when the job was (re)sent while queued, "
-        "the worker's beat while running.",
+        help_text=_(
+            "Last sign of life: when the job was (re)sent while queued, "
+            "the worker's beat while running."
+        ),
     )
     reserved_bytes = models.BigIntegerField(
-        default=0, help_text="Storage quota held by this export while it runs."
+        default=0, help_text=_("Storage quota held by this export while it runs.")
     )
     file_gone = models.CharField(
         max_length=20, choices=FileGone.choices, blank=True, help_text="Why its file went."
@@ -99,29 +126,33 @@ class ExportAudit(models.Model):
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.MANUAL)
+    schedule = models.ForeignKey(
+        "ExportSchedule",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audits",
+    )
+    saved_export = models.ForeignKey(
+        "SavedExport",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audits",
+    )
 
     class Meta:
         ordering = ["-queued_at"]
-        verbose_name = "export audit row"
-        permissions = [("export_data", "Can export data")]
+        verbose_name = _("export audit row")
+        permissions = [("export_data", _("Can export data"))]
 
     def __str__(self) -> str:
         return f"{self.dataset}.{self.format} by {self.requested_by_display} ({self.status})"
 
     @property
     def dataset_title(self) -> str:
-        """ "User points" rather than "admin:demo.userpoint" on pages people read."""
-        from exports.datasets.base import DATASETS  # the registry; it imports no models
-
-        if self.dataset in DATASETS:
-            return DATASETS[self.dataset].title
-        label = self.dataset.removeprefix("admin:")
-        if label != self.dataset:
-            try:
-                return str(apps.get_model(label)._meta.verbose_name_plural).capitalize()
-            except (LookupError, ValueError):
-                pass
-        return self.dataset
+        return dataset_title(self.dataset)
 
     @property
     def is_pending(self) -> bool:
@@ -169,8 +200,8 @@ class DatasetExport(ExportAudit):
 
     class Meta:
         proxy = True
-        verbose_name = "dataset"
-        verbose_name_plural = "datasets"
+        verbose_name = _("dataset")
+        verbose_name_plural = _("datasets")
 
 
 class DownloadFileQuerySet(models.QuerySet):
@@ -220,7 +251,7 @@ class DownloadFile(models.Model):
 
     @property
     def time_left(self) -> str:
-        return "expired" if self.is_expired() else timeuntil(self.expires_at)
+        return str(_("expired")) if self.is_expired() else timeuntil(self.expires_at)
 
     def open(self):
         return exports_storage().open(self.stored_name, "rb")
@@ -288,7 +319,7 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, owner, label: str, expires_at: datetime | None = None) -> tuple["ApiToken", str]:
         """A new token and its secret, which exists nowhere else once the caller drops it."""
-        for _ in range(5):
+        for _attempt in range(5):
             prefix, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
             token = f"{cls.START}{prefix}_{secret}"
             try:
@@ -324,3 +355,302 @@ class ApiToken(models.Model):
         )
         self.refresh_from_db(fields=["revoked_at"])
         return bool(done)
+
+
+class DownloadCounter(models.Model):
+    """Downloads per user in one fixed one-minute window: the rate limit's counter, bumped by
+    one atomic upsert (exports.delivery.ratelimit), so every web process shares it and no
+    cache needs to be configured. Old windows go with the purge."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "window_start"], name="exports_one_counter")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} download(s) from {self.window_start:%H:%M}"
+
+
+# --- Saved exports, schedules, recipients and the sent log (logic: exports/scheduling/) ------
+
+
+class SavedExportQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "SavedExportQuerySet":
+        """Superusers see all; others their own and those shared with one of their groups."""
+        if user.is_superuser:
+            return self
+        shared = models.Q(shared_with__in=user.groups.all())
+        return self.filter(models.Q(owner=user) | shared).distinct()
+
+
+class SavedExport(models.Model):
+    """A named export definition: a dataset or a changelist querystring (never a list of
+    ids), columns and writer options, a format. Groups it is shared with may run it, not
+    change it; whoever runs it does so with their own permissions, checked then."""
+
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_exports"
+    )
+    dataset = models.CharField(max_length=100)
+    format = models.CharField(max_length=20)
+    filters = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    shared_with = models.ManyToManyField(
+        "auth.Group", blank=True, related_name="shared_exports", help_text="Read-only for them."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SavedExportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def dataset_title(self) -> str:
+        return dataset_title(self.dataset)
+
+
+class ScheduleKind(models.TextChoices):
+    INTERVAL = "interval", "Every N hours or days"
+    WEEKLY = "weekly", "Weekly, on chosen days"
+    CRON = "cron", "Cron expression"
+
+
+class IntervalUnit(models.TextChoices):
+    HOURS = "hours", "hours"
+    DAYS = "days", "days"
+
+
+class ExportScheduleQuerySet(models.QuerySet):
+    def due(self, now: datetime) -> "ExportScheduleQuerySet":
+        return self.filter(paused=False, next_run_at__lte=now)
+
+    def owned_by(self, user) -> "ExportScheduleQuerySet":
+        return self if user.is_superuser else self.filter(saved_export__owner=user)
+
+
+class ExportSchedule(models.Model):
+    """A saved export that runs on its own, in the site's time zone, for its recipients."""
+
+    saved_export = models.ForeignKey(
+        SavedExport, on_delete=models.CASCADE, related_name="schedules"
+    )
+    kind = models.CharField(max_length=20, choices=ScheduleKind.choices)
+    every = models.PositiveIntegerField(default=1, help_text="Interval schedules.")
+    unit = models.CharField(max_length=10, choices=IntervalUnit.choices, default="days")
+    weekdays = models.JSONField(default=list, blank=True, help_text="0 = Monday … 6 = Sunday.")
+    at_time = models.TimeField(
+        default=time(7, 0), help_text="Time of day (site time zone) for daily and weekly runs."
+    )
+    cron = models.CharField(
+        max_length=100, blank=True, help_text="minute hour day-of-month month day-of-week"
+    )
+    starts_at = models.DateTimeField(default=timezone.now, help_text="First possible run.")
+    incremental = models.BooleanField(
+        default=False, help_text="Each recipient gets only rows they have not had yet."
+    )
+    skip_empty = models.BooleanField(
+        null=True,
+        blank=True,
+        verbose_name="When there are no rows",
+    )
+    lifetime_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How long the files stay; empty: the site's default."
+    )
+    paused = models.BooleanField(default=False)
+    paused_reason = models.TextField(blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    failures_in_row = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ExportScheduleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["next_run_at"]
+
+    def __str__(self) -> str:
+        return f"{self.saved_export.name} (#{self.pk})"
+
+    @property
+    def owner(self):
+        return self.saved_export.owner
+
+    @property
+    def skips_empty(self) -> bool:
+        return self.incremental if self.skip_empty is None else self.skip_empty
+
+
+class ScheduleRecipient(models.Model):
+    """One user, one group (its active members at send time) or one outside address."""
+
+    schedule = models.ForeignKey(
+        ExportSchedule, on_delete=models.CASCADE, related_name="recipients"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    email = models.EmailField(blank=True, verbose_name="outside e-mail address")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, group__isnull=True, email="")
+                    | models.Q(user__isnull=True, group__isnull=False, email="")
+                    | (models.Q(user__isnull=True, group__isnull=True) & ~models.Q(email=""))
+                ),
+                name="exports_recipient_exactly_one",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.user or self.group or self.email)
+
+    def clean(self) -> None:
+        from exports.scheduling.recipients import validate_recipient
+
+        validate_recipient(self)
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class ScheduleRun(models.Model):
+    """One run of a schedule: one export per recipient, each with its DeliveryLog."""
+
+    schedule = models.ForeignKey(ExportSchedule, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    due_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DeliveryStatus(models.TextChoices):
+    """exporting -> sent | failed; skipped and empty are final from the start."""
+
+    EXPORTING = "exporting", "Exporting"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    EMPTY = "empty", "Nothing to send"
+
+
+class DeliveryLog(models.Model):
+    """One file to one recipient: when, which file, how many rows, success or the error."""
+
+    run = models.ForeignKey(ScheduleRun, on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.CharField(max_length=300, help_text='"user:<id>" or "email:<address>"')
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    email = models.EmailField(blank=True)
+    audit = models.OneToOneField(
+        ExportAudit,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="schedule_delivery",
+    )
+    incremental = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.EXPORTING
+    )
+    rows = models.BigIntegerField(default=0)
+    filename = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.to} ({self.status})"
+
+    @property
+    def to(self) -> str:
+        return self.email or (self.user.get_username() if self.user else self.recipient)
+
+
+class SentLog(models.Model):
+    """CamCOPS' sent log, one per schedule, recipient and dataset: a row needs sending to
+    this recipient if its primary key is in none of the log's ranges."""
+
+    schedule = models.ForeignKey(ExportSchedule, on_delete=models.CASCADE, related_name="sent_logs")
+    recipient = models.CharField(max_length=300)
+    dataset = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "recipient", "dataset"], name="exports_sentlog_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} / {self.dataset}"
+
+
+class SentRange(models.Model):
+    """Rows lo..hi (primary keys, inclusive) reached the recipient in one delivery: every
+    integer in the range was sent, so a run of consecutive keys costs one row, not thousands."""
+
+    # Indexed by (log, lo) below; a second index on log alone would only slow the writes.
+    log = models.ForeignKey(
+        SentLog, on_delete=models.CASCADE, related_name="ranges", db_index=False
+    )
+    lo = models.BigIntegerField()
+    hi = models.BigIntegerField()
+    delivery = models.ForeignKey(
+        DeliveryLog, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["log", "lo"], name="exports_sentrange_log_lo")]
+
+    def __str__(self) -> str:
+        return f"{self.lo}..{self.hi}"
+
+
+class PendingRow(models.Model):
+    """A row chosen for a delivery still on its way; it enters the sent log only if that
+    delivery succeeds, and is dropped if it fails."""
+
+    delivery = models.ForeignKey(
+        DeliveryLog, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    row_pk = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["delivery", "row_pk"], name="exports_pendingrow_delivery")]
+
+    def __str__(self) -> str:
+        return str(self.row_pk)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exports import views
+from exports import schedule_views, views
 
 app_name = "exports"
 urlpatterns = [
@@ -12,4 +12,8 @@ urlpatterns = [
     path("<uuid:pk>/cancel/", views.cancel, name="cancel"),
     path("tokens/", views.api_tokens, name="api-tokens"),
     path("tokens/<int:pk>/revoke/", views.revoke_api_token, name="revoke-api-token"),
+    path("<uuid:pk>/run-again/", schedule_views.run_export_again, name="run-again"),
+    path("<uuid:pk>/keep-longer/", schedule_views.keep_file_longer, name="keep-longer"),
+    path("schedules/<int:pk>/pause/", schedule_views.pause_schedule, name="schedule-pause"),
+    path("schedules/<int:pk>/resume/", schedule_views.resume_schedule, name="schedule-resume"),
 ]

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from exports.api.forms import ApiTokenForm
@@ -19,8 +20,9 @@ from exports.delivery import serving
 from exports.delivery.filenames import safe_filename
 from exports.delivery.guards import private_errors, servable
 from exports.delivery.purge import delete_stored
-from exports.delivery.ratelimit import rate_limited
+from exports.delivery.ratelimit import refused
 from exports.models import PENDING, ApiToken, DownloadFile, ExportAudit, ExportStatus, FileGone
+from exports.signals import finished
 
 
 def get_owned_file(request: HttpRequest, pk) -> DownloadFile:
@@ -64,7 +66,9 @@ def my_downloads(request: HttpRequest) -> HttpResponse:
     context = {
         "files": DownloadFile.objects.for_user(request.user).select_related("audit"),
         "pending": mine.filter(status__in=PENDING),
-        "ended": mine.filter(download__isnull=True).exclude(status__in=PENDING)[:10],
+        "ended": mine.filter(download__isnull=True)
+        .exclude(status__in=PENDING)
+        .exclude(schedule_delivery__email__gt="")[:10],  # a schedule's mail to an outsider
     }
     return private(render(request, "exports/my_downloads.html", context))
 
@@ -97,13 +101,14 @@ def export_status(request: HttpRequest, pk) -> HttpResponse:
 
 def cancel_export(audit: ExportAudit) -> bool:
     """False when it had already ended; a running worker notices at its next progress report."""
-    return bool(
-        ExportAudit.objects.filter(pk=audit.pk, status__in=PENDING).update(
-            status=ExportStatus.CANCELLED,
-            finished_at=timezone.now(),
-            error="Cancelled by its owner.",
-        )
+    stopped = ExportAudit.objects.filter(pk=audit.pk, status__in=PENDING).update(
+        status=ExportStatus.CANCELLED,
+        finished_at=timezone.now(),
+        error="Cancelled by its owner.",
     )
+    if stopped:
+        finished(audit.pk)
+    return bool(stopped)
 
 
 def delete_file(file: DownloadFile) -> None:
@@ -120,16 +125,16 @@ def delete_file(file: DownloadFile) -> None:
 def cancel(request: HttpRequest, pk) -> HttpResponse:
     audit = get_owned_export(request, pk)
     if cancel_export(audit):
-        messages.success(request, f"Cancelled the {audit.dataset_title} export.")
+        text = _("Cancelled the %(dataset)s export.") % {"dataset": audit.dataset_title}
+        messages.success(request, text)
     else:
-        messages.error(request, "That export had already finished; nothing to cancel.")
+        messages.error(request, _("That export had already finished; nothing to cancel."))
     return redirect("exports:my-downloads")
 
 
 @require_GET
 @login_required
 @private_errors
-@rate_limited
 def download(request: HttpRequest, pk) -> HttpResponse:
     file = get_owned_file(request, pk)
     if file.is_expired():
@@ -137,6 +142,10 @@ def download(request: HttpRequest, pk) -> HttpResponse:
         return private(response)
     if not servable(file):  # a stored name outside the storage root, or a missing object
         raise Http404
+    # Counted only now: links to unknown or foreign ids must not lock the owner out.
+    too_many = refused(request.user.pk)
+    if too_many:
+        return too_many
     file.filename = safe_filename(file.filename)  # one safe Content-Disposition header
     return private(serving.serve(request, file))
 
@@ -146,7 +155,7 @@ def download(request: HttpRequest, pk) -> HttpResponse:
 def delete(request: HttpRequest, pk) -> HttpResponse:
     file = get_owned_file(request, pk)
     delete_file(file)
-    messages.success(request, f"Deleted {file.filename}.")
+    messages.success(request, _("Deleted %(name)s.") % {"name": file.filename})
     return redirect("exports:my-downloads")
 
 

@@ -66,9 +66,7 @@ TEMPLATES = [
 DATABASES = {"default": database_from_url(env("DATABASE_URL"), VAR_DIR / "exportdesk.sqlite3")}
 if not env("DATABASE_URL"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded demo database lives here
-# A second connection to the same database: progress and cancel checks must commit while an
-# export's own transaction (which keeps its server-side cursor alive) is still open.
-DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+# Exportdesk adds DATABASES["progress"] (a second connection to the default database) itself.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -91,14 +89,11 @@ STATIC_ROOT = VAR_DIR / "static"
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
+# Without an "exports" alias in STORAGES, exported files go to this private folder.
 EXPORTS_ROOT = Path(env("EXPORTS_ROOT", str(VAR_DIR / "exports")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    "exports": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(EXPORTS_ROOT), "base_url": None},
-    },
 }
 EXPORTS_STORAGE = env("EXPORTS_STORAGE", "exports")
 EXPORTS_FILE_LIFETIME = timedelta(seconds=envint("EXPORTS_FILE_LIFETIME", 24 * 3600))
@@ -109,6 +104,11 @@ EXPORTS_MAX_ROWS_BACKGROUND = envint("EXPORTS_MAX_ROWS_BACKGROUND", 5_000_000)
 EXPORTS_MAX_PENDING_PER_USER = envint("EXPORTS_MAX_PENDING_PER_USER", 3)
 EXPORTS_SITE_URL = env("EXPORTS_SITE_URL", "http://127.0.0.1:8000")
 EXPORTS_EMAIL_ATTACH_MAX_BYTES = envint("EXPORTS_EMAIL_ATTACH_MAX_BYTES", 0)
+# Scheduled exports: the longest file lifetime anyone may ask for, failures in a row before a
+# schedule pauses itself, and the only domains outside addresses may be in (comma-separated).
+EXPORTS_MAX_FILE_LIFETIME = timedelta(seconds=envint("EXPORTS_MAX_FILE_LIFETIME", 7 * 24 * 3600))
+EXPORTS_SCHEDULE_MAX_FAILURES = envint("EXPORTS_SCHEDULE_MAX_FAILURES", 3)
+EXPORTS_ALLOWED_EMAIL_DOMAINS = envlist("EXPORTS_ALLOWED_EMAIL_DOMAINS", "")
 
 # Django 6.1: MAILERS = {"default": {...}}; Django 5.2: EMAIL_BACKEND, EMAIL_HOST, ...
 globals().update(
@@ -160,16 +160,9 @@ EXPORTS_OUTAGE_SECONDS = envint("EXPORTS_OUTAGE_SECONDS", 60)
 # Per-user storage (files + running exports' reservations), in MiB; 0 = no quota.
 EXPORTS_USER_QUOTA_MB = float(env("EXPORTS_USER_QUOTA_MB", "1024"))
 EXPORTS_QUOTA_STEP_MB = float(env("EXPORTS_QUOTA_STEP_MB", "8"))
-# Downloads per user per minute, counted in a cache every web process shares; 0 = no limit.
+# Downloads per user per minute, counted in the database (every web process shares it); 0 = none.
 EXPORTS_DOWNLOADS_PER_MINUTE = envint("EXPORTS_DOWNLOADS_PER_MINUTE", 30)
-EXPORTS_RATELIMIT_CACHE = "exports_ratelimit"
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    EXPORTS_RATELIMIT_CACHE: {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "exports_ratelimit_cache",  # created by migration exports 0003
-    },
-}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LOGGING = {
     "version": 1,
@@ -197,12 +190,12 @@ elif Q_BROKER != "orm":
 # Exported files in an S3-compatible bucket (AWS S3, MinIO, SeaweedFS) through django-storages.
 # Downloads are 302 redirects to presigned URLs that live at most EXPORTS_PRESIGNED_SECONDS.
 EXPORTS_PRESIGNED_SECONDS = envint("EXPORTS_PRESIGNED_SECONDS", 300)
-EXPORTS_S3_BUCKET = env("EXPORTS_S3_BUCKET")
-if EXPORTS_S3_BUCKET:
+s3_bucket = env("EXPORTS_S3_BUCKET")  # lower case: an environment variable, not a setting
+if s3_bucket:
     STORAGES["exports"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": EXPORTS_S3_BUCKET,
+            "bucket_name": s3_bucket,
             # Empty means AWS itself / boto3's own credential chain (instance role, env, files).
             "endpoint_url": env("EXPORTS_S3_ENDPOINT_URL") or None,
             "access_key": env("EXPORTS_S3_ACCESS_KEY") or None,

@@ -128,3 +128,12 @@ def qcluster(exports_root: Path, tmp_path: Path) -> Iterator[subprocess.Popen]:
         yield proc
     finally:
         stop(proc)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple]:
+    """A real SMTP server on loopback for worker processes: (inbox, port)."""
+    from tests.schedules import smtp_server as serving
+
+    with serving() as server:
+        yield server

@@ -25,7 +25,7 @@ from exports.tools.readback import READERS, Unreadable, count_rows
 
 def chaos_report(*args: str) -> dict:
     out = StringIO()
-    call_command("export_load", "--chaos", "--json", *args, stdout=out)
+    call_command("export_load", "user_points", "--chaos", "--json", *args, stdout=out)
     return json.loads(out.getvalue())
 
 

@@ -110,7 +110,9 @@ def test_a_failure_after_acceptance_leaves_a_failed_audit_row_and_no_file(demo_d
 @pytest.mark.django_db(transaction=True)
 def test_the_bench_prints_one_json_line_per_measurement_and_reports_unknown_formats():
     out = io.StringIO()
-    call_command("export_bench", "--rows", "60", "--formats", "csv,xlsx,ods,nope", stdout=out)
+    call_command("seed_demo", "--rows", "60", stdout=io.StringIO())
+    bench = ["user_points", "--rows", "60", "--formats", "csv,xlsx,ods,nope"]
+    call_command("export_bench", *bench, stdout=out)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     by_format = {line["format"]: line for line in lines}
     assert list(by_format) == ["copy", "openpyxl-bare", "csv", "xlsx", "ods", "nope"]
@@ -179,3 +181,9 @@ def test_a_cli_export_whose_process_died_is_failed_not_requeued(db, settings):
     assert audit.status == ExportStatus.FAILED
     assert "export command stopped responding" in audit.error
     assert not OrmQ.objects.exists(), "nothing for a worker to run"
+
+
+def test_the_bench_and_the_load_run_refuse_an_unknown_dataset(db):
+    for command in ("export_bench", "export_load"):
+        with pytest.raises(CommandError, match="Unknown dataset 'nope'"):
+            call_command(command, "nope", "--rows", "10")

@@ -11,9 +11,8 @@ PAGE = "admin:exports_datasetexport_changelist"
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
-def test_it_lists_the_four_datasets(client, staff):
-    client.force_login(staff)
-    page = client.get(reverse(PAGE)).content.decode()
+def test_it_lists_the_four_datasets_to_a_superuser(admin_client):
+    page = admin_client.get(reverse(PAGE)).content.decode()
     for title in ["Users", "User points", "User interactions", "Wallet transactions"]:
         assert title in page
     assert 'name="date_from"' in page and 'name="game"' in page and 'name="limit"' in page
@@ -48,10 +47,9 @@ def test_it_queues_an_export_with_date_range_game_and_limit(client, staff, demo_
     }
 
 
-def test_a_filter_the_dataset_does_not_have_is_named_in_the_error(client, staff, demo_data):
-    client.force_login(staff)
+def test_a_filter_the_dataset_does_not_have_is_named_in_the_error(admin_client, demo_data):
     game = Game.objects.first()
-    response = client.post(
+    response = admin_client.post(
         reverse(PAGE),
         {
             "dataset": "users",

@@ -4,6 +4,7 @@ import email
 import email.policy
 import socket
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -93,3 +94,13 @@ def test_a_mail_failure_keeps_the_file_and_says_so(staff, demo_data, settings):
     assert audit.status == ExportStatus.COMPLETED
     assert audit.notes.startswith("E-mail not sent:")
     assert DownloadFile.objects.filter(audit=audit).exists()
+
+
+def test_the_mail_names_the_zone_of_the_files_times(smtp, staff, demo_data):
+    options = {"time_zone": "Europe/Paris"}
+    audit = queue_export(staff, "user_points", "csv", options=options, delivery=Delivery.EMAIL)
+    run(str(audit.audit.pk))
+    body = smtp.messages[0].get_body().get_content()
+    assert "Dates and times in the file are in the Europe/Paris time zone." in body
+    expires = DownloadFile.objects.get().expires_at.astimezone(ZoneInfo("Europe/Paris"))
+    assert f"until {expires:%Y-%m-%d %H:%M} (Europe/Paris)" in body

@@ -12,13 +12,13 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from openpyxl import load_workbook
 
-from exports.datasets.base import DATASETS, ConditionError, Dataset
+from exports.datasets import ConditionError, Dataset, registry
 from exports.engine import export, export_tables
 from exports.formats import UnknownFormat
 from project.demo.models import UserPoint
 
-POINTS = DATASETS["user_points"]
-USERS = DATASETS["users"]
+POINTS = registry.get("user_points")
+USERS = registry.get("users")
 
 
 def csv_rows(data: bytes) -> list[list[str]]:

@@ -15,6 +15,7 @@ def test_a_small_load_run_completes_every_export_exactly_once(demo_data):
     out = StringIO()
     call_command(
         "export_load",
+        "user_points",
         "--exports",
         "6",
         "--users",

@@ -29,7 +29,14 @@ def test_csv_neutralises_formulas_in_headers_and_cells_but_not_plain_numbers():
 
 def test_csv_writes_canonical_text_for_every_kind():
     big = read_csv(render("csv")[0].decode())[-1]
-    assert big[2:] == ["12345678.125", "-1.5", "false", "2026-03-04T05:06:07Z", "2026-12-31", "[]"]
+    assert big[2:] == [
+        "12345678.125",
+        "-1.5",
+        "false",
+        "2026-03-04T05:06:07+00:00",
+        "2026-12-31",
+        "[]",
+    ]
 
 
 def test_tsv_zip_holds_one_tsv_per_table_that_round_trips():

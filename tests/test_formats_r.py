@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exports.datasets.base import DATASETS
+from exports.datasets import get_dataset
 from exports.engine import export
 from exports.formats import r as r_format
 from exports.formats.base import Table
@@ -248,7 +248,7 @@ def expected_points() -> list[list[str]]:
 def test_rscript_sources_a_100k_row_user_points_export_in_c_and_utf8_locales(tmp_path, many_points):
     script = tmp_path / "user_points.R"
     with script.open("wb") as out:
-        assert export(out, DATASETS["user_points"], "r").rows == many_points >= 100_000
+        assert export(out, get_dataset("user_points"), "r").rows == many_points >= 100_000
     expected = expected_points()
     assert sum(not "".join(row).isascii() for row in expected) > 1000  # real non-ASCII text
     for env in LOCALES.values():
@@ -265,6 +265,6 @@ def test_rscript_sources_a_100k_row_user_points_export_in_c_and_utf8_locales(tmp
             "points=integer",
             "created=POSIXct",
         ]
-        assert rows[0] == [c.name for c in DATASETS["user_points"].columns]
+        assert rows[0] == [c.name for c in get_dataset("user_points").columns]
         assert rows[1:] == expected
         assert chars == sum(len(row[i]) for row in expected for i in (2, 4, 6))

@@ -4,8 +4,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from exports.datasets.base import DATASETS, Column
+from exports.datasets import Column, get_dataset
 from exports.engine import export_tables
+from exports.formats import sqlite as sqlite_format
 from exports.formats.base import Table
 from tests.test_formats_support import BIG, OTHER, OTHER_ROWS, ROWS, TABLE, render, save
 
@@ -57,7 +58,7 @@ def test_values_keep_their_types(tmp_path):
         -1.5,
         0.25,
         0,
-        "2026-03-04T05:06:07.001000Z",
+        "2026-03-04T05:06:07.001+00:00",
         "2026-01-02",
         '{"text": "comma, inside", "n": [1, null]}',
         "integer",
@@ -116,10 +117,23 @@ def test_the_database_is_built_in_exports_tmp_dir_with_no_file_of_sqlites_own(
     def look(rows: int) -> None:
         seen.append((rows, sorted(p.name for p in scratch.iterdir()), list(system.iterdir())))
 
-    tables = [(DATASETS["user_points"], {"limit": 250})]
+    tables = [(get_dataset("user_points"), {"limit": 250})]
     export_tables(io.BytesIO(), tables, "sqlite", on_progress=look, progress_every=100)
     assert [rows for rows, _, _ in seen] == [100, 200, 250]
     for _, during, elsewhere in seen[:2]:  # the last report comes after the file is copied
         assert len(during) == 1 and during[0].endswith(".sqlite3")  # no journal, no temp file
         assert elsewhere == []
     assert list(scratch.iterdir()) == []
+
+
+def test_rows_inserted_many_to_a_statement_are_stored_alike(tmp_path, monkeypatch):
+    every = (
+        "SELECT *, typeof(id), typeof(name), typeof(amount), typeof(ratio), typeof(active),"
+        " typeof(created), typeof(day), typeof(data) FROM points ORDER BY rowid"
+    )
+    (tmp_path / "one").mkdir()
+    one_by_one = query(build(tmp_path / "one", "sqlite"), every)
+    monkeypatch.setattr(sqlite_format, "ROWS_PER_INSERT", 4)  # 17 rows: 4 statements and 1 row
+    (tmp_path / "many").mkdir()
+    assert query(build(tmp_path / "many", "sqlite"), every) == one_by_one
+    assert len(one_by_one) == len(ROWS) > 2 * 4

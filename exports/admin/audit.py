@@ -1,19 +1,24 @@
+"""Exportdesk's own admins: the read-only audit trail, the Datasets page and download files."""
+
 import json
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from exports.admin.forms import DatasetExportForm
 from exports.admin.options import accept
-from exports.datasets.base import DATASETS
-from exports.datasets.changelist import EXPORT_PERMISSION
+from exports.admin.saving import save_as, wants_saving
+from exports.datasets.changelist import EXPORT_PERMISSION, can_export, exportable_datasets
 from exports.delivery.purge import purge_expired
 from exports.models import DatasetExport, DownloadFile, ExportAudit, FileGone
 
@@ -80,7 +85,7 @@ class ExportAuditAdmin(ReadOnlyAdmin):
         "status",
         "output",
     ]
-    list_filter = ["status", DatasetFilter, "format", "delivery", RequesterFilter]
+    list_filter = ["status", DatasetFilter, "format", "delivery", "trigger", RequesterFilter]
     search_fields = ["requested_by_display", "dataset", "error", "id"]
     date_hierarchy = "queued_at"
     fields = [
@@ -88,6 +93,9 @@ class ExportAuditAdmin(ReadOnlyAdmin):
         "dataset",
         "format",
         "delivery",
+        "trigger",
+        "schedule",
+        "saved_export",
         "requested_by_display",
         "status",
         "filters_json",
@@ -105,42 +113,50 @@ class ExportAuditAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="queued", ordering="queued_at")
+    @admin.display(description=_("queued"), ordering="queued_at")
     def queued(self, obj: ExportAudit) -> str:
         return date_format(localtime(obj.queued_at), "Y-m-d H:i")
 
-    @admin.display(description="dataset", ordering="dataset")
+    @admin.display(description=_("dataset"), ordering="dataset")
     def dataset_name(self, obj: ExportAudit) -> str:
         return obj.dataset_title
 
-    @admin.display(description="format · delivery", ordering="format")
+    @admin.display(description=_("format · delivery"), ordering="format")
     def format_and_delivery(self, obj: ExportAudit) -> str:
         return f"{obj.format} · {obj.delivery}"
 
-    @admin.display(description="requested by", ordering="requested_by_display")
+    @admin.display(description=_("requested by"), ordering="requested_by_display")
     def requester(self, obj: ExportAudit) -> str:
         return format_html('<span class="requester">{}</span>', obj.requested_by_display)
 
-    @admin.display(description="result", ordering="row_count")
+    @admin.display(description=_("result"), ordering="row_count")
     def output(self, obj: ExportAudit) -> str:
         return format_html(
             "{} rows<br>{} · {}", f"{obj.row_count:,}", filesizeformat(obj.bytes), took(obj)
         )
 
-    @admin.display(description="filters")
+    @admin.display(description=_("filters"))
     def filters_json(self, obj: ExportAudit) -> str:
         return pretty_json(obj.filters)
 
-    @admin.display(description="options")
+    @admin.display(description=_("options"))
     def options_json(self, obj: ExportAudit) -> str:
         return pretty_json(obj.options)
 
 
 @admin.register(DatasetExport)
 class DatasetsAdmin(ReadOnlyAdmin):
-    """The registered datasets, exported with a date range, game/task and a row limit."""
+    """The declared datasets this user may export, with a date range, game/task and a row
+    limit. One page and nothing else: audit rows are shown by ExportAuditAdmin only."""
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view(self.changelist_view)
+        return [path("", view, name="{}_{}_changelist".format(*info))]
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None:
+            return False
         return request.user.is_active and request.user.has_perm(EXPORT_PERMISSION)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -149,25 +165,35 @@ class DatasetsAdmin(ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        form = DatasetExportForm(request.POST or None, initial=request.GET.dict() or None)
+        posted = request.POST.get("dataset", "")
+        if posted and not can_export(request.user, posted):
+            raise PermissionDenied
+        datasets = exportable_datasets(request.user)
+        form = DatasetExportForm(
+            request.POST or None, initial=request.GET.dict() or None, datasets=datasets
+        )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            options = {"data_dictionary": True} if data["data_dictionary"] else {}
+            options = form.export_options()
+            if wants_saving(request):
+                filters = form.export_filters()
+                saved = save_as(request, data["dataset"], data["format"], filters, options)
+                return saved or HttpResponseRedirect(request.path)
             response = accept(
                 request,
                 data["dataset"],
                 data["format"],
                 form.export_filters(),
-                options,
+                form.export_options(),
                 data["delivery"],
             )
             return response or HttpResponseRedirect(request.path)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Export a dataset",
+            "title": _("Export a dataset"),
             "opts": self.model._meta,
             "form": form,
-            "datasets": DATASETS.values(),
+            "datasets": datasets,
         }
         return TemplateResponse(request, "admin/exports/datasets.html", context)
 
@@ -179,7 +205,8 @@ class DownloadFileAdmin(admin.ModelAdmin):
 
     list_display = ["filename", "owner", "size_display", "created_at", "expires_at", "time_left"]
     list_filter = ["created_at", "expires_at"]
-    search_fields = ["filename", "owner__username"]
+    # The owner's login field, whatever the user model calls it (an e-mail, say).
+    search_fields = ["filename", f"owner__{get_user_model().USERNAME_FIELD}"]
     readonly_fields = [
         "owner",
         "audit",
@@ -213,8 +240,11 @@ class DownloadFileAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not self.has_delete_permission(request):
             raise PermissionDenied
-        removed = purge_expired()
-        self.message_user(request, f"Purged {len(removed)} expired download(s).", messages.SUCCESS)
+        count = len(purge_expired())
+        text = ngettext(
+            "Purged %(count)d expired download.", "Purged %(count)d expired downloads.", count
+        )
+        self.message_user(request, text % {"count": count}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:exports_downloadfile_changelist"))
 
     def delete_model(self, request: HttpRequest, obj: DownloadFile) -> None:

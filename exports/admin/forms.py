@@ -4,51 +4,164 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from exports.datasets.base import DATASETS, Dataset, resolve_field
+from exports.conf import app_settings
+from exports.datasets.base import Dataset, resolve_field
+from exports.datasets.changelist import DISPLAY, VALUES_OPTION
+from exports.delivery.lifetime import OPTION as LIFETIME_OPTION
+from exports.delivery.lifetime import max_hours
+from exports.engine.pipeline import current_zone_name, file_options
 from exports.formats import format_choices
 from exports.models import REQUESTABLE_DELIVERIES, Delivery
 
+# A foreign-key filter gets a choice list on the Datasets page when its table is this small.
+MAX_CHOICES = 500
 
-class ExportOptionsForm(forms.Form):
-    format = forms.ChoiceField(choices=format_choices, initial="csv")
+DELIMITER_CHOICES = [
+    ("comma", _("Comma ( , )")),
+    ("semicolon", _("Semicolon ( ; ) — Excel in most of Europe")),
+    ("tab", _("Tab")),
+]
+
+
+class FileOptionsForm(forms.Form):
+    """The time zone every format writes its times in, and the CSV options for Excel."""
+
+    # Not required: a post without them (a script, an older page) gets the defaults.
+    time_zone = forms.ChoiceField(
+        required=False,
+        label=_("Time zone"),
+        help_text=_("Dates and times in the file are written in this zone."),
+    )
+    bom = forms.BooleanField(
+        required=False,
+        label=_("UTF-8 with BOM (for Excel)"),
+        help_text=_("CSV only: lets Excel read accents and other non-English characters."),
+    )
+    delimiter = forms.ChoiceField(
+        required=False,
+        choices=DELIMITER_CHOICES,
+        initial="comma",
+        label=_("CSV delimiter"),
+        help_text=_("CSV only."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The zone active for this request (the site's TIME_ZONE unless the host activates
+        # another); stored with the export, so the worker writes the same zone.
+        current = current_zone_name()
+        choices = [(current, _("%(zone)s (this site's time)") % {"zone": current})]
+        if current != "UTC":
+            choices.append(("UTC", "UTC"))
+        self.fields["time_zone"].choices = choices
+        self.fields["time_zone"].initial = current
+
+    def file_options(self) -> dict[str, Any]:
+        """The zone always; the CSV options only for CSV (other formats ignore them)."""
+        data = self.cleaned_data
+        fmt, zone = data["format"], data["time_zone"] or None
+        if fmt != "csv":
+            return file_options(fmt, zone)
+        return file_options(fmt, zone, data["delimiter"] or None, data["bom"])
+
+
+class ExportOptionsForm(FileOptionsForm):
+    format = forms.ChoiceField(label=_("Format"), choices=format_choices, initial="csv")
     delivery = forms.ChoiceField(
-        choices=REQUESTABLE_DELIVERIES, initial=Delivery.BACKGROUND, widget=forms.RadioSelect
+        label=_("Delivery"),
+        choices=REQUESTABLE_DELIVERIES,
+        initial=Delivery.BACKGROUND,
+        widget=forms.RadioSelect,
     )
-    columns = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
+    values = forms.ChoiceField(
+        label=_("Columns"),
+        choices=[("raw", _("Raw values")), (DISPLAY, _("As shown in the admin"))],
+        initial="raw",
+        required=False,  # absent: raw values, as before the choice existed
+        widget=forms.RadioSelect,
+    )
+    columns = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, required=False)
     data_dictionary = forms.BooleanField(
-        required=False, help_text="Add a sheet or file describing every column."
+        label=_("Data dictionary"),
+        required=False,
+        help_text=_("Add a sheet or file describing every column."),
     )
-    sort_columns = forms.BooleanField(required=False, label="Sort columns by heading")
+    sort_columns = forms.BooleanField(required=False, label=_("Sort columns by heading"))
     simplified = forms.BooleanField(
-        required=False, label="Simplified spreadsheet", help_text="Plain cells, no styling."
+        required=False, label=_("Simplified spreadsheet"), help_text=_("Plain cells, no styling.")
     )
+    lifetime_hours = forms.IntegerField(required=False, min_value=1, label="Keep the file for")
 
     def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = [(c.name, c.heading) for c in dataset.columns]
         self.fields["columns"].choices = choices
-        self.fields["columns"].initial = [name for name, _ in choices]
+        self.fields["columns"].initial = [name for name, _label in choices]
+        limit_lifetime(self.fields["lifetime_hours"])
+
+    def clean(self) -> dict[str, Any]:
+        """The ticks are raw columns: needed for raw values, ignored as shown in the admin."""
+        data = super().clean()
+        if data.get("values") != DISPLAY and not data.get("columns"):
+            self.add_error("columns", self.fields["columns"].error_messages["required"])
+        return data
 
     def export_options(self) -> dict[str, Any]:
         """What the audit row keeps; columns only when some were unticked."""
         data = self.cleaned_data
         options = {k: True for k in ("data_dictionary", "sort_columns", "simplified") if data[k]}
+        options.update(self.file_options())
+        if data.get("lifetime_hours") and data["lifetime_hours"] != default_hours():
+            options[LIFETIME_OPTION] = data["lifetime_hours"]
+        if data.get("values") == DISPLAY:  # list_display decides the columns
+            return {**options, VALUES_OPTION: DISPLAY}
         if len(data["columns"]) < len(self.fields["columns"].choices):
             options["columns"] = data["columns"]
         return options
 
 
-def related_choices(filter_name: str) -> list[tuple[str, str]]:
-    """Choices for a foreign-key filter (game, task) taken from the datasets that offer it."""
-    for dataset in DATASETS.values():
-        if filter_name in dataset.filters:
-            related = resolve_field(dataset.model, dataset.filters[filter_name]).related_model
-            if related is None:
+def default_hours() -> int:
+    return int(app_settings.FILE_LIFETIME.total_seconds() // 3600)
+
+
+def limit_lifetime(field: forms.IntegerField) -> None:
+    """Hours, from 1 to EXPORTS_MAX_FILE_LIFETIME; the site's default unless changed."""
+    most = max_hours()
+    field.initial = default_hours()
+    field.validators.append(MaxValueValidator(most))
+    field.widget.attrs.update(max=most, min=1)
+    field.help_text = f"Hours, up to {most} ({most // 24} days)."
+
+
+def choice_filters(datasets: list[Dataset]) -> dict[str, tuple[forms.Field, list[str]]]:
+    """Foreign-key filters of `datasets` (a game, a task: not the user, whose list nobody
+    should scroll) -> (the target field, titles of the datasets offering it)."""
+    found: dict[str, tuple[forms.Field, list[str]]] = {}
+    user_model = get_user_model()
+    for dataset in datasets:
+        for name, path in dataset.filters.items():
+            if name in DatasetExportForm.base_fields:
                 continue
-            return [("", "Any")] + [(str(o.pk), str(o)) for o in related.objects.order_by("pk")]
-    return [("", "Any")]
+            field = resolve_field(dataset.model, path)
+            if field.related_model is None or field.related_model is user_model:
+                continue
+            found.setdefault(name, (field, []))[1].append(str(dataset.title))
+    return found
+
+
+def related_choices(field) -> list[tuple[str, str]] | None:
+    """None when the table is too long for a drop-down."""
+    objects = list(field.related_model._default_manager.order_by("pk")[: MAX_CHOICES + 1])
+    if len(objects) > MAX_CHOICES:
+        return None
+    return [("", gettext("Any"))] + [(str(o.pk), str(o)) for o in objects]
 
 
 def start_of(day: date) -> str:
@@ -56,38 +169,79 @@ def start_of(day: date) -> str:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone()).isoformat()
 
 
-class DatasetExportForm(forms.Form):
-    """The admin counterpart of seed 000's /v1/exports."""
+class DatasetExportForm(FileOptionsForm):
+    """The admin counterpart of seed 000's /v1/exports, offering only `datasets` (those the
+    user may export). Datasets with a `created` filter take a date range; foreign-key filters
+    (game, task...) get a choice list each."""
 
-    dataset = forms.ChoiceField(choices=[(d.name, d.title) for d in DATASETS.values()])
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    dataset = forms.ChoiceField(label=_("Dataset"))
+    date_from = forms.DateField(
+        label=_("Date from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     date_to = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive."
+        label=_("Date to"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Inclusive."),
     )
-    game = forms.ChoiceField(required=False, help_text="User points only.")
-    task = forms.ChoiceField(required=False, help_text="User points only.")
-    limit = forms.IntegerField(required=False, min_value=1, label="Row limit")
-    format = forms.ChoiceField(choices=format_choices, initial="csv")
+    limit = forms.IntegerField(required=False, min_value=1, label=_("Row limit"))
+    format = forms.ChoiceField(label=_("Format"), choices=format_choices, initial="csv")
     delivery = forms.ChoiceField(
-        choices=REQUESTABLE_DELIVERIES, initial=Delivery.BACKGROUND, widget=forms.RadioSelect
+        label=_("Delivery"),
+        choices=REQUESTABLE_DELIVERIES,
+        initial=Delivery.BACKGROUND,
+        widget=forms.RadioSelect,
     )
-    data_dictionary = forms.BooleanField(required=False)
+    data_dictionary = forms.BooleanField(label=_("Data dictionary"), required=False)
+    field_order = [
+        *("dataset", "date_from", "date_to", "limit", "format", "delivery"),
+        *("data_dictionary", "time_zone", "bom", "delimiter"),
+    ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, datasets: list[Dataset], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["game"].choices = related_choices("game")
-        self.fields["task"].choices = related_choices("task")
+        self.datasets = {d.name: d for d in datasets}
+        self.fields["dataset"].choices = [(d.name, d.title) for d in datasets]
+        self.targets: dict[str, Any] = {}
+        position = list(self.fields).index("date_to") + 1
+        items = list(self.fields.items())
+        for name, (field, titles) in choice_filters(datasets).items():
+            choices = related_choices(field)
+            if choices is None:
+                continue
+            self.targets[name] = field.target_field
+            help_text = format_lazy(_("Only for: {}."), ", ".join(titles))
+            items.insert(
+                position,
+                (
+                    name,
+                    forms.ChoiceField(
+                        label=str(field.related_model._meta.verbose_name).capitalize(),
+                        required=False,
+                        choices=choices,
+                        help_text=help_text,
+                    ),
+                ),
+            )
+            position += 1
+        self.fields = dict(items)
+
+    def export_options(self) -> dict[str, Any]:
+        options = {"data_dictionary": True} if self.cleaned_data["data_dictionary"] else {}
+        return {**options, **self.file_options()}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        dataset = DATASETS.get(data.get("dataset", ""))
+        dataset = self.datasets.get(data.get("dataset", ""))
         if dataset is None:
             return data
-        for name in ("game", "task"):
-            if data.get(name) and name not in dataset.filters:
-                self.add_error(name, f"{dataset.title} cannot be filtered by {name}.")
+        for field_name in self.targets:
+            if data.get(field_name) and field_name not in dataset.filters:
+                message = gettext("%(dataset)s cannot be filtered by %(filter)s.")
+                names = {"dataset": dataset.title, "filter": field_name}
+                self.add_error(field_name, message % names)
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            self.add_error("date_to", "The end date is before the start date.")
+            self.add_error("date_to", gettext("The end date is before the start date."))
         return data
 
     def export_filters(self) -> dict[str, Any]:
@@ -100,9 +254,10 @@ class DatasetExportForm(forms.Form):
             created["lt"] = start_of(data["date_to"] + timedelta(days=1))
         if created:
             conditions["created"] = created
-        for name in ("game", "task"):
+        for name, target in self.targets.items():
             if data.get(name):
-                conditions[name] = int(data[name])
+                value = target.to_python(data[name])
+                conditions[name] = value if isinstance(value, int | str) else str(value)
         filters: dict[str, Any] = {"conditions": conditions} if conditions else {}
         if data["limit"]:
             filters["limit"] = data["limit"]

@@ -9,9 +9,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from exports.admin.forms import ExportOptionsForm
-from exports.datasets.changelist import admin_dataset_name, dataset_for
+from exports.admin.saving import save_as, wants_saving
+from exports.datasets.changelist import admin_dataset_name, dataset_for, request_context
 from exports.datasets.conditions import ConditionError
 from exports.delivery import immediate
 from exports.engine import row_cap
@@ -45,19 +48,22 @@ def accept(
         return None
     link = reverse("exports:my-downloads")
     if accepted.duplicate:
-        text = 'The same export is already {}; follow it on <a href="{}">My downloads</a>.'
-        messages.info(request, format_html(text, accepted.audit.status, link))
+        text = _(
+            'The same export is already {status}; follow it on <a href="{link}">My downloads</a>.'
+        )
+        messages.info(request, format_html(text, status=accepted.audit.status, link=link))
     else:
         if delivery == Delivery.EMAIL:
-            text = (
+            text = _(
                 "Export queued. You will get an e-mail when it is ready; it will also appear "
-                'in <a href="{}">My downloads</a>.'
+                'in <a href="{link}">My downloads</a>.'
             )
         else:
-            text = (
-                'Export queued. It will appear in <a href="{}">My downloads</a> when it is ready.'
+            text = _(
+                'Export queued. It will appear in <a href="{link}">My downloads</a> when it is '
+                "ready."
             )
-        messages.success(request, format_html(text, link))
+        messages.success(request, format_html(text, link=link))
     return None
 
 
@@ -68,9 +74,11 @@ def json_safe(pk: Any) -> Any:
 
 
 def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-    """Like delete_selected: first show the options page, then act on its submission."""
+    """Like delete_selected: first show the options page, then act on its submission.
+    The filters record the admin site and the request's context, for the worker's replay."""
     select_across = request.POST.get("select_across") == "1"
     name = admin_dataset_name(model_admin.model)
+    site_name = model_admin.admin_site.name
     if select_across:
         querystring = request.GET.copy()
         querystring.pop("p", None)
@@ -80,9 +88,18 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         ids = [json_safe(pk) for pk in queryset.values_list("pk", flat=True)]
         filters = {"conditions": {"id": ids}}
         count = len(ids)
+    filters["request"] = request_context(request, site_name)
     dataset = dataset_for(name, request.user, filters)
     form = ExportOptionsForm(request.POST if request.POST.get("post") else None, dataset=dataset)
+    if dataset.omitted and not form.is_bound:
+        left_out = "; ".join(f"{path} ({why})" for path, why in dataset.omitted)
+        text = _("Left out of this export: %(columns)s.") % {"columns": left_out}
+        messages.warning(request, text)
     if form.is_bound and form.is_valid():
+        if wants_saving(request):
+            return save_as(
+                request, name, form.cleaned_data["format"], filters, form.export_options()
+            )
         return accept(
             request,
             name,
@@ -91,21 +108,28 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
             form.export_options(),
             form.cleaned_data["delivery"],
         )
-    opts = model_admin.model._meta
+    request.current_app = site_name  # the page's admin links stay on this site
+    if select_across:
+        title = ngettext(
+            "Export all %(count)d matching row", "Export all %(count)d matching rows", count
+        )
+    else:
+        title = ngettext("Export %(count)d selected row", "Export %(count)d selected rows", count)
     cap = row_cap()
     context = {
         **model_admin.admin_site.each_context(request),
-        "title": f"Export all {count} matching rows"
-        if select_across
-        else f"Export {count} selected rows",
+        "title": title % {"count": count},
         "subtitle": None,
-        "opts": opts,
+        "opts": model_admin.model._meta,
         "dataset": dataset,
         "count": count,
         "row_cap": cap,
         "over_cap": count > cap,
         "form": form,
         "option_fields": [form[name] for name in ("data_dictionary", "sort_columns", "simplified")],
+        "shown_headings": [
+            c.heading for c in dataset_for(name, request.user, filters, display=True).columns
+        ],
         "select_across": select_across,
         "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

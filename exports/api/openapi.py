@@ -90,6 +90,13 @@ def id_parameter() -> dict[str, Any]:
     }
 
 
+TIME_ZONE_HELP = (
+    "IANA zone the file's times are written in (UTC, Europe/Paris...); default: the site's."
+)
+DELIMITER = {"enum": ["comma", "semicolon", "tab"], "default": "comma"}
+BOOLEANS = ["true", "false"]
+
+
 def query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": name,
@@ -140,6 +147,9 @@ def paths() -> dict[str, Any]:
                     query("to", "Created on or before this day.", DATE),
                     query("game", "Rows of this game (id).", {"type": "integer"}),
                     query("task", "Rows of this task (id).", {"type": "integer"}),
+                    query("time_zone", TIME_ZONE_HELP, {"type": "string"}),
+                    query("delimiter", "CSV only.", DELIMITER),
+                    query("bom", "CSV only: UTF-8 with BOM (for Excel).", {"enum": BOOLEANS}),
                 ],
                 "responses": {
                     "200": {
@@ -374,6 +384,12 @@ def schemas() -> dict[str, Any]:
                         "sort_columns": {"type": "boolean"},
                         "simplified": {"type": "boolean"},
                         "columns": {"type": "array", "items": text, "minItems": 1},
+                        "time_zone": {**text, "description": TIME_ZONE_HELP},
+                        "delimiter": {**DELIMITER, "description": "CSV only."},
+                        "bom": {
+                            "type": "boolean",
+                            "description": "CSV only: UTF-8 with BOM (for Excel).",
+                        },
                     },
                 },
                 "delivery": {"enum": ["background", "email"], "default": "background"},

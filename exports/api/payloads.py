@@ -19,14 +19,18 @@ from django.utils import timezone
 
 from exports.api.problems import ApiError
 from exports.conf import app_settings
-from exports.datasets.base import DATASETS, Dataset
+from exports.datasets.base import Dataset
 from exports.datasets.conditions import OPERATORS, ConditionError, to_q
+from exports.datasets.registry import registry
+from exports.engine.pipeline import file_options
 from exports.formats import WRITERS
 from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
 
 # Seed 000's filters: a date range on `created`, and the game/task a row belongs to.
 SHORTCUTS = {"from": "created", "to": "created", "game": "game", "task": "task"}
-QUERY_PARAMS = {"format", "filter", "limit", *SHORTCUTS}
+# The file's options: the zone times are written in; for CSV the delimiter and a BOM.
+FILE_OPTIONS = ("time_zone", "delimiter", "bom")
+QUERY_PARAMS = {"format", "filter", "limit", *SHORTCUTS, *FILE_OPTIONS}
 BODY_KEYS = {"dataset", "format", "filters", "options", "delivery", "lifetime"}
 FILTER_KEYS = {"conditions", "limit", *SHORTCUTS}
 FLAG_OPTIONS = ("data_dictionary", "sort_columns", "simplified")
@@ -44,18 +48,20 @@ class ExportRequest:
 
 def declared_dataset(name: str, status: int = 404) -> Dataset:
     """Only datasets declared in code are served: never an admin changelist source."""
-    dataset = DATASETS.get(name)
-    if dataset is None:
-        known = ", ".join(sorted(DATASETS))
-        raise ApiError(status, f"Unknown dataset {name!r}; known: {known}.", "unknown_dataset")
-    return dataset
+    if name not in registry:
+        detail = f"Unknown dataset {name!r}; GET datasets/ lists those you may export."
+        raise ApiError(status, detail, "unknown_dataset")
+    return registry.get(name)
 
 
 # -- reading ---------------------------------------------------------------------------------
 
 
-def immediate_request(params: QueryDict, dataset: Dataset) -> tuple[str, dict[str, Any]]:
-    """`?format=csv&filter=<JSON>&limit=N&from=…&to=…&game=…&task=…` -> (format, filters)."""
+def immediate_request(
+    params: QueryDict, dataset: Dataset
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """`?format=csv&filter=<JSON>&limit=N&from=…&to=…&game=…&task=…&time_zone=…&delimiter=…
+    &bom=true` -> (format, filters, options)."""
     unknown = sorted(set(params) - QUERY_PARAMS)
     if unknown:
         allowed = ", ".join(sorted(QUERY_PARAMS))
@@ -73,7 +79,12 @@ def immediate_request(params: QueryDict, dataset: Dataset) -> tuple[str, dict[st
     filters = build_filters(
         dataset, conditions, shortcuts, params.get("limit"), app_settings.MAX_ROWS_IMMEDIATE
     )
-    return params.get("format", "csv"), filters
+    fmt = params.get("format", "csv")
+    bom = params.get("bom", "false")
+    if bom not in ("true", "false"):
+        raise ApiError(400, "Query parameter 'bom' must be true or false.")
+    options = checked_file_options(fmt, params.get("time_zone"), params.get("delimiter"), bom)
+    return fmt, filters, options
 
 
 def export_request(request: HttpRequest) -> ExportRequest:
@@ -104,13 +115,14 @@ def export_request(request: HttpRequest) -> ExportRequest:
             f"Unknown delivery {delivery!r}; use background or email "
             "(for an immediate download, GET the dataset's own URL).",
         )
+    fmt = expect(body.get("format", "csv"), str, "'format'")
     return ExportRequest(
         dataset=dataset.name,
-        format=expect(body.get("format", "csv"), str, "'format'"),
+        format=fmt,
         filters=build_filters(
             dataset, filters.get("conditions"), shortcuts, filters.get("limit"), cap
         ),
-        options=export_options(body.get("options", {}), body.get("lifetime")),
+        options=export_options(body.get("options", {}), body.get("lifetime"), fmt),
         delivery=delivery,
     )
 
@@ -130,24 +142,42 @@ def refuse_unknown(given: dict[str, Any], allowed: set[str], what: str) -> None:
         )
 
 
-def export_options(options: Any, lifetime: Any) -> dict[str, Any]:
+def export_options(options: Any, lifetime: Any, fmt: str) -> dict[str, Any]:
     options = dict(expect(options, dict, "'options'"))
-    refuse_unknown(options, {*FLAG_OPTIONS, "columns"}, "option")
+    refuse_unknown(options, {*FLAG_OPTIONS, *FILE_OPTIONS, "columns"}, "option")
     for name in FLAG_OPTIONS:
         if name in options and not expect(options[name], bool, f"Option {name!r}"):
             del options[name]  # false is the default; keep duplicates comparable
+    zone, delimiter = options.pop("time_zone", None), options.pop("delimiter", None)
+    if zone is not None:
+        expect(zone, str, "Option 'time_zone'")
+    if delimiter is not None:
+        expect(delimiter, str, "Option 'delimiter'")
+    bom = expect(options.pop("bom", False), bool, "Option 'bom'")
+    options.update(checked_file_options(fmt, zone, delimiter, bom))
     if "columns" in options:
         columns = expect(options["columns"], list, "Option 'columns'")
         if not columns or not all(isinstance(c, str) for c in columns):
             raise ApiError(400, "Option 'columns' must be a non-empty list of column names.")
     if lifetime is not None:
-        longest = int(app_settings.FILE_LIFETIME.total_seconds())
+        longest = int(app_settings.MAX_FILE_LIFETIME.total_seconds())
         if not isinstance(lifetime, int) or isinstance(lifetime, bool):
             raise ApiError(400, "'lifetime' must be a whole number of seconds.")
         if not 60 <= lifetime <= longest:
             raise ApiError(400, f"'lifetime' must be between 60 and {longest} seconds.")
         options["lifetime"] = lifetime
     return options
+
+
+def checked_file_options(
+    fmt: str, zone: str | None, delimiter: str | None, bom: bool | str
+) -> dict[str, Any]:
+    """The zone (default: the one active for this request, recorded so the worker writes
+    the same) and the CSV options, or a 400 that says what is wrong."""
+    try:
+        return file_options(fmt, zone, delimiter, bom in (True, "true"))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def build_filters(

@@ -18,8 +18,7 @@ from exports.api.payloads import (
 )
 from exports.api.problems import ApiError
 from exports.conf import app_settings
-from exports.datasets.base import DATASETS
-from exports.datasets.changelist import can_export
+from exports.datasets.changelist import can_export, exportable_datasets
 from exports.delivery import immediate, serving
 from exports.delivery.filenames import safe_filename
 from exports.delivery.guards import servable
@@ -48,7 +47,7 @@ def owned_export(request: HttpRequest, pk) -> ExportAudit:
 
 @endpoint("GET")
 def datasets(request: HttpRequest) -> HttpResponse:
-    mine = [d for name, d in DATASETS.items() if can_export(request.user, name)]
+    mine = exportable_datasets(request.user)
     return JsonResponse({"datasets": [dataset_json(d) for d in mine]})
 
 
@@ -58,10 +57,10 @@ def export_now(request: HttpRequest, dataset: str) -> HttpResponse:
     source = declared_dataset(dataset)
     if not can_export(request.user, source.name):
         raise ApiError(403, f"You may not export {source.name!r}.", "forbidden")
-    fmt, filters = immediate_request(request.GET, source)
+    fmt, filters, options = immediate_request(request.GET, source)
     try:
         audit, rows = start_immediate(
-            request.user, source.name, fmt, filters, {}, display=requester(request)
+            request.user, source.name, fmt, filters, options, display=requester(request)
         )
     except ExportRefused as exc:  # more rows than an immediate download may hold
         detail = f"{exc} (POST exports/ for a background export.)"

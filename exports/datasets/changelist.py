@@ -1,25 +1,41 @@
-"""Which rows an export reads: a declared dataset by name, or an admin changelist's rows.
+"""Which rows an export reads: a declared dataset by name, or an admin changelist's rows, and
+who may export them.
 
 A changelist export stores the changelist's querystring (filters, search), never a list of
-millions of ids, and the worker replays it through the ModelAdmin for the requesting user,
-so the file holds exactly the rows that user's changelist shows.
+millions of ids, and the worker replays it through the ModelAdmin of the admin site the
+export came from, for the requesting user, with a request rebuilt from what the original one
+carried (exports.datasets.replay), so the file holds exactly the rows that user's changelist
+showed.
 """
 
 import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from django.apps import apps
-from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, SuspiciousOperation
 from django.db import models
-from django.test import RequestFactory
 
-from exports.datasets.base import SENSITIVE, Column, Dataset, UnknownDataset, get_dataset
+from exports.datasets import display as admin_display
+from exports.datasets.base import Column, Dataset, view_permission
 from exports.datasets.conditions import ConditionError
+from exports.datasets.registry import UnknownDataset, get_dataset, registry
+from exports.datasets.replay import (
+    ADMIN_PREFIX,
+    Context,
+    model_admin_for,
+    replayed_request,
+    request_context,
+)
+from exports.datasets.sensitive import is_sensitive_name
 
-ADMIN_PREFIX = "admin:"
 EXPORT_PERMISSION = "exports.export_data"
+# options["values"] = "display": the columns as the admin shows them; absent: raw values.
+VALUES_OPTION = "values"
+DISPLAY = "display"
+
+__all__ = ["ADMIN_PREFIX", "EXPORT_PERMISSION", "request_context"]
 
 
 def admin_dataset_name(model: type[models.Model]) -> str:
@@ -33,26 +49,59 @@ class ChangelistDataset(Dataset):
     model_admin: Any = None
     user: Any = None
     querystring: str = ""
+    context: Context = None  # request_context() of the request the export came from
 
     def get_queryset(self) -> models.QuerySet:
-        request = RequestFactory().get("/?" + self.querystring)
-        request.user = self.user
+        request = replayed_request(self.context, self.user, self.querystring)
         try:
             changelist = self.model_admin.get_changelist_instance(request)
             return changelist.get_queryset(request)
         except (IncorrectLookupParameters, SuspiciousOperation) as exc:
             raise ConditionError(f"The admin refused these filters: {exc}") from exc
 
+    def required_permissions(self) -> tuple[str, ...]:
+        """The ModelAdmin decides about its own model (has_export_permission); the models
+        its columns join to need view permission, unless a declared dataset says otherwise."""
+        if self.permissions is not None:
+            return tuple(self.permissions)
+        return tuple(p for p in super().required_permissions() if p != view_permission(self.model))
 
-def model_admin_for(name: str):
-    try:
-        model = apps.get_model(name.removeprefix(ADMIN_PREFIX))
-        model_admin = admin.site._registry[model]
-    except (LookupError, ValueError, KeyError):
-        raise UnknownDataset(f"Unknown dataset {name!r}.") from None
-    if not hasattr(model_admin, "has_export_permission"):
-        raise UnknownDataset(f"Unknown dataset {name!r}.")
-    return model_admin
+
+@dataclasses.dataclass(frozen=True)
+class DisplayDataset(ChangelistDataset):
+    """The changelist as the admin shows it (datasets.display). Its own rows() keeps the
+    engine off the COPY paths, which can only print raw values."""
+
+    items: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # column -> list_display
+
+    def __post_init__(self) -> None:
+        """The columns come complete from display.columns(), and most are no ORM path."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return admin_display.with_related(super().get_queryset(), list(self.items.values()))
+
+    def rows(
+        self, conditions: Any = None, limit: int | None = None, chunk_size: int = 2000
+    ) -> Iterator[Sequence[Any]]:
+        items = [self.items[c.name] for c in self.columns]
+        return admin_display.rows(
+            self.model_admin, self.filtered(conditions, limit), items, chunk_size
+        )
+
+
+def as_displayed(dataset: ChangelistDataset) -> DisplayDataset:
+    """The same changelist with list_display's columns, as get_list_display() gives them to
+    this user; deny-listed fields stay out."""
+    request = replayed_request(dataset.context, dataset.user, dataset.querystring)
+    shown = admin_display.columns(dataset.model_admin, request, dataset.is_sensitive)
+    same = {f.name: getattr(dataset, f.name) for f in dataclasses.fields(ChangelistDataset)}
+    return DisplayDataset(
+        **same | {"columns": tuple(c for c, _ in shown), "items": {c.name: i for c, i in shown}}
+    )
+
+
+def shown_as_admin(options: Mapping[str, Any] | None) -> bool:
+    return bool(options) and options.get(VALUES_OPTION) == DISPLAY
 
 
 def default_columns(model: type[models.Model]) -> list[Column]:
@@ -60,48 +109,134 @@ def default_columns(model: type[models.Model]) -> list[Column]:
     return [
         Column(f.attname, f.attname, str(f.verbose_name).capitalize())
         for f in model._meta.concrete_fields
-        if not SENSITIVE.search(f.name)
+        if not is_sensitive_name(f.name)
     ]
 
 
-def changelist_dataset(name: str, user, querystring: str) -> ChangelistDataset:
-    model_admin = model_admin_for(name)
+def configured_dataset(model_admin) -> Dataset:
+    """What the ModelAdmin's export settles for every user: `export_dataset`'s columns and
+    permissions, else `export_columns`, else the default columns. Secret or unknown columns
+    are left out (and listed in `omitted`); UnknownDataset for a bad `export_dataset`."""
     model = model_admin.model
+    permissions = None
     if getattr(model_admin, "export_dataset", ""):
-        columns = list(get_dataset(model_admin.export_dataset).columns)
+        declared = get_dataset(model_admin.export_dataset)
+        columns = list(declared.columns)
+        permissions = declared.permissions
     elif getattr(model_admin, "export_columns", None):
         columns = [Column(c, c) for c in model_admin.export_columns]
     else:
         columns = default_columns(model)
-    return ChangelistDataset(
+    return Dataset(
         name=getattr(model_admin, "export_dataset", "") or model._meta.model_name,
         title=str(model._meta.verbose_name_plural).capitalize(),
         model_label=model._meta.label,
         columns=tuple(columns),
         filters={"id": "pk"},
-        model_admin=model_admin,
-        user=user,
-        querystring=querystring,
+        permissions=permissions,
     )
 
 
-def can_export(user, name: str) -> bool:
+def shown_fields(model_admin, user, context: Context = None) -> set[str]:
+    """The field names the admin shows `user`: the change form's (fieldsets, fields or
+    get_fields(request), minus exclude; readonly fields included), the changelist's columns,
+    and the primary key every admin URL carries."""
+    request = replayed_request(context, user)
+    model = model_admin.model
+    try:  # an unsaved instance asks for the change form (UserAdmin gives None its add form)
+        fieldsets = model_admin.get_fieldsets(request, model())
+    except Exception:  # a hook that cannot cope with an unsaved object: the add form
+        fieldsets = model_admin.get_fieldsets(request)
+    shown = {*flatten_fieldsets(fieldsets), *model_admin.get_list_display(request)}
+    return {name for name in shown if isinstance(name, str)} | {model._meta.pk.name}
+
+
+def first_field(model: type[models.Model], path: str) -> str:
+    """The name of the model's own field a path starts from (`user_id`, `user__name`: user)."""
+    first = path.split("__")[0]
+    if first == "pk":
+        return model._meta.pk.name
+    try:
+        return model._meta.get_field(first).name
+    except FieldDoesNotExist:
+        return ""
+
+
+def changelist_dataset(
+    name: str, user, querystring: str, context: Context = None
+) -> ChangelistDataset:
+    """The ModelAdmin's export for `user`: never a field the admin hides from them."""
+    model_admin = model_admin_for(name, context)
+    configured = configured_dataset(model_admin)
+    shown = shown_fields(model_admin, user, context)
+    visible = [c for c in configured.columns if first_field(configured.model, c.source) in shown]
+    return ChangelistDataset(
+        **{f.name: getattr(configured, f.name) for f in dataclasses.fields(Dataset)}
+        | {"columns": tuple(visible)},
+        model_admin=model_admin,
+        user=user,
+        querystring=querystring,
+        context=context,
+    )
+
+
+def why_not(user, name: str, context: Context = None) -> str:
+    """Why `user` may not export dataset `name` now; "" when they may.
+    Raises UnknownDataset for a name that is neither declared nor an exporting ModelAdmin."""
     if user is None or not user.is_active or not user.has_perm(EXPORT_PERMISSION):
+        return "You do not have permission to export data."
+    if name.startswith(ADMIN_PREFIX):
+        model_admin = model_admin_for(name, context)
+        if not model_admin.has_export_permission(replayed_request(context, user)):
+            return f"You do not have permission to export {name.removeprefix(ADMIN_PREFIX)}."
+        dataset: Dataset = changelist_dataset(name, user, "", context)
+    else:
+        dataset = get_dataset(name)
+    missing = [p for p in dataset.required_permissions() if not user.has_perm(p)]
+    if missing:
+        return (
+            f"You do not have permission to export {dataset.title}: it needs {', '.join(missing)}."
+        )
+    return ""
+
+
+def can_export(user, name: str, context: Context = None) -> bool:
+    """May `user` export dataset `name` now? The one answer every entry point uses."""
+    try:
+        return not why_not(user, name, context)
+    except UnknownDataset:
         return False
-    if name.startswith(ADMIN_PREFIX):
-        model_admin = model_admin_for(name)
-        request = RequestFactory().get("/")
-        request.user = user
-        return model_admin.has_export_permission(request)
-    return True
 
 
-def dataset_for(name: str, user, filters: dict[str, Any], columns: list[str] | None = None):
-    """The dataset an export reads, checked against the user's permissions right now."""
-    if not can_export(user, name):
-        raise PermissionDenied("You do not have permission to export this data.")
+def exportable_datasets(user) -> list[Dataset]:
+    """The declared datasets `user` may export, in declaration order."""
+    return [d for d in registry.all() if can_export(user, d.name)]
+
+
+def dataset_for(
+    name: str,
+    user,
+    filters: dict[str, Any],
+    columns: list[str] | None = None,
+    *,
+    display: bool = False,
+):
+    """The dataset an export reads, checked against the user's permissions right now.
+    A changelist export's filters hold its querystring ("changelist") and the context of
+    the request it came from ("request"); `display`: the changelist's columns as the admin
+    shows them (see shown_as_admin).
+    Raises PermissionDenied (with the reason), UnknownDataset or ConditionError."""
+    context = filters.get("request")
+    reason = why_not(user, name, context)
+    if reason:
+        raise PermissionDenied(reason)
     if name.startswith(ADMIN_PREFIX):
-        dataset: Dataset = changelist_dataset(name, user, filters.get("changelist", ""))
+        querystring = filters.get("changelist", "")
+        dataset: Dataset = changelist_dataset(name, user, querystring, context)
+        if display:
+            dataset = as_displayed(dataset)
+    elif display:
+        raise ConditionError("Only an admin changelist can be exported as the admin shows it.")
     else:
         dataset = get_dataset(name)
     return only_columns(dataset, columns) if columns else dataset

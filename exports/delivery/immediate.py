@@ -30,6 +30,7 @@ from exports.jobs.runner import (
     split_options,
 )
 from exports.models import ExportAudit, ExportStatus
+from exports.signals import finished
 
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
@@ -41,9 +42,11 @@ class ImmediateFailed(Exception):
 
 def finish(audit_id, **fields) -> None:
     """Only a running row changes: a cancel or the sweeper may have ended it already."""
-    ExportAudit.objects.filter(pk=audit_id, status=ExportStatus.RUNNING).update(
+    ended = ExportAudit.objects.filter(pk=audit_id, status=ExportStatus.RUNNING).update(
         finished_at=timezone.now(), **fields
     )
+    if ended:
+        finished(audit_id)
 
 
 def spool(audit: ExportAudit, dataset: Dataset, tmp: BinaryIO) -> Result:

@@ -2,9 +2,11 @@
 
 import logging
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 
 from exports.conf import app_settings
+from exports.formats.base import zone_named
 from exports.models import DownloadFile, ExportAudit
 
 log = logging.getLogger(__name__)
@@ -18,17 +20,26 @@ def send_ready_email(file: DownloadFile) -> None:
         log.warning("export %s: %s has no e-mail address", file.audit_id, owner.get_username())
         return
     link = app_settings.SITE_URL.rstrip("/") + file.get_absolute_url()
+    zone = zone_of(audit)
+    expires = file.expires_at.astimezone(zone_named(zone))
     body = (
         f"Your export {file.filename} ({file.size_display}, {audit.row_count:,} rows) is "
         f"ready.{cap_sentence(audit)}\n\nDownload it here: {link}\n\n"
+        f"Dates and times in the file are in the {zone} time zone.\n\n"
         "The link works for you only, after you log in, "
-        f"until {file.expires_at:%Y-%m-%d %H:%M} UTC.\n"
+        f"until {expires:%Y-%m-%d %H:%M} ({zone}).\n"
     )
     message = EmailMessage(f"Your export {file.filename} is ready", body, to=[owner.email])
     if 0 < file.size <= app_settings.EMAIL_ATTACH_MAX_BYTES:
         with file.open() as handle:
             message.attach(file.filename, handle.read(), file.content_type)
     message.send()
+
+
+def zone_of(audit: ExportAudit) -> str:
+    """The zone the file's times are in: recorded when the export was accepted; an older
+    export without one was written in the site's zone."""
+    return audit.options.get("time_zone") or settings.TIME_ZONE
 
 
 def cap_sentence(audit: ExportAudit) -> str:

@@ -1,6 +1,7 @@
 """The one purge that the command, the schedule and the admin action all call."""
 
 import logging
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -9,13 +10,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from exports.conf import app_settings
+from exports.delivery.ratelimit import forget_old_windows
 from exports.delivery.safesave import remove
 from exports.delivery.storage import exports_storage
 from exports.models import DownloadFile, FileGone
 
 log = logging.getLogger(__name__)
 ROOT = "exports"
-# Never touched by the orphan scan: in-progress uploads may live here.
+# storage_key() puts every file at exports/<uuid4 hex>/<name>: the only shape the orphan scan
+# looks at. Anything else, even under exports/, is somebody else's.
+OWNED_FOLDER = re.compile(r"[0-9a-f]{32}")
+# Not of that shape, so never touched: in-progress uploads may live here.
 TEMPORARY_PREFIX = "exports/tmp/"
 
 
@@ -40,6 +45,8 @@ def purge_expired(
                 transaction.on_commit(lambda name=name: delete_stored(name))
     if expired and not dry_run:
         log.info("purged %d expired download(s)", len(expired))
+    if not dry_run:
+        forget_old_windows(now)
     if orphans and not dry_run:
         purge_orphans(now=now)
     return [name for _, name in expired]
@@ -49,27 +56,33 @@ def delete_stored(name: str) -> None:
     remove(exports_storage(), name)
 
 
-def walk(storage: Storage, folder: str) -> Iterator[str]:
-    """Every file under `folder`, through the storage API (filesystem and S3 alike)."""
+def owned_files(storage: Storage) -> Iterator[str]:
+    """Every exports/<32 hex>/<file> in the storage, through the storage API (filesystem and
+    S3 alike); never a file at another depth or in a folder of another name."""
     try:
-        folders, files = storage.listdir(folder)
+        folders, _ = storage.listdir(ROOT)
     except FileNotFoundError:
         return
-    for name in files:
-        yield f"{folder}/{name}"
-    for sub in folders:
-        yield from walk(storage, f"{folder}/{sub}")
+    for folder in folders:
+        if not OWNED_FOLDER.fullmatch(folder):
+            continue
+        try:
+            _, files = storage.listdir(f"{ROOT}/{folder}")
+        except FileNotFoundError:
+            continue
+        for name in files:
+            yield f"{ROOT}/{folder}/{name}"
 
 
 def purge_orphans(
     now: datetime | None = None, grace: timedelta | None = None, dry_run: bool = False
 ) -> list[str]:
-    """Stored objects no DownloadFile names, older than the grace period (an export saves its
-    file a moment before its row commits), outside the temporary prefix."""
+    """Stored objects of our own shape (see owned_files) that no DownloadFile names, older than
+    the grace period (an export saves its file a moment before its row commits)."""
     now = now or timezone.now()
     grace = grace if grace is not None else timedelta(seconds=app_settings.ORPHAN_GRACE_SECONDS)
     storage = exports_storage()
-    candidates = [n for n in walk(storage, ROOT) if not n.startswith(TEMPORARY_PREFIX)]
+    candidates = list(owned_files(storage))
     if not candidates:
         return []
     known = set(

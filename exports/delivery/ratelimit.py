@@ -1,17 +1,70 @@
-"""A per-user download rate limit shared by every web process (a fixed one-minute window in
-the cache alias EXPORTS_RATELIMIT_CACHE, a database cache by default)."""
+"""A per-user download rate limit shared by every web process: a fixed one-minute window
+counted in the database (DownloadCounter), one atomic statement per download, no cache.
 
-import functools
+The download view counts a request only once it knows the file is the user's own and can be
+served: requests for unknown or foreign ids (a hostile page full of download links) cost
+nothing and cannot lock anyone out."""
+
 import time
-from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-from django.core.cache import caches
-from django.http import HttpRequest, HttpResponse
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
 
 from exports.conf import app_settings
+from exports.models import DownloadCounter
 
 WINDOW = 60
+
+
+def upsert(user_id, window_start: datetime) -> int:
+    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING: one statement, so concurrent downloads
+    each see their own count (PostgreSQL, SQLite >= 3.35)."""
+    table = connection.ops.quote_name(DownloadCounter._meta.db_table)
+    user, start, count = (
+        connection.ops.quote_name(c) for c in ("user_id", "window_start", "count")
+    )
+    # Quoted names from the model's own meta; the values are parameters.
+    sql = (
+        f"INSERT INTO {table} ({user}, {start}, {count}) VALUES (%s, %s, 1) "  # noqa: S608
+        f"ON CONFLICT ({user}, {start}) DO UPDATE SET {count} = {table}.{count} + 1 "
+        f"RETURNING {count}"
+    )
+    # A raw statement: values as the fields would store them (a UUID key is text on SQLite).
+    fields = DownloadCounter._meta
+    params = [
+        fields.get_field("user").target_field.get_db_prep_value(user_id, connection),
+        fields.get_field("window_start").get_db_prep_value(window_start, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def update_or_insert(user_id, window_start: datetime) -> int:
+    """Other databases: in one transaction, an F() increment (which locks the row until
+    commit, so the read after it is this download's own count), else create; losing the race
+    to create retries the increment."""
+    mine = DownloadCounter.objects.filter(user_id=user_id, window_start=window_start)
+    with transaction.atomic():
+        if not mine.update(count=F("count") + 1):
+            try:
+                with transaction.atomic():
+                    DownloadCounter.objects.create(
+                        user_id=user_id, window_start=window_start, count=1
+                    )
+            except IntegrityError:
+                mine.update(count=F("count") + 1)
+        return mine.values_list("count", flat=True).get()
+
+
+def bump(user_id, window_start: datetime) -> int:
+    features = connection.features
+    if connection.vendor in ("postgresql", "sqlite") and features.can_return_rows_from_bulk_insert:
+        return upsert(user_id, window_start)
+    return update_or_insert(user_id, window_start)
 
 
 def hit(user_id, now: float | None = None) -> int:
@@ -20,18 +73,18 @@ def hit(user_id, now: float | None = None) -> int:
     if not limit:
         return 0
     now = time.time() if now is None else now
-    window = int(now // WINDOW)
-    cache = caches[app_settings.RATELIMIT_CACHE]
-    key = f"exports:downloads:{user_id}:{window}"
-    cache.add(key, 0, timeout=2 * WINDOW)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=2 * WINDOW)
-        count = 1
-    if count <= limit:
+    window = int(now // WINDOW) * WINDOW
+    if bump(user_id, datetime.fromtimestamp(window, tz=UTC)) <= limit:
         return 0
-    return max(1, int((window + 1) * WINDOW - now))
+    return max(1, int(window + WINDOW - now))
+
+
+def forget_old_windows(now: datetime) -> int:
+    """The purge's part: counters of windows that ended are of no use."""
+    deleted, _ = DownloadCounter.objects.filter(
+        window_start__lt=now - timedelta(seconds=WINDOW)
+    ).delete()
+    return deleted
 
 
 def too_many(retry_after: int) -> HttpResponse:
@@ -46,12 +99,7 @@ def too_many(retry_after: int) -> HttpResponse:
     return response
 
 
-def rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        wait = hit(request.user.pk)
-        if wait:
-            return too_many(wait)
-        return view(request, *args, **kwargs)
-
-    return wrapped
+def refused(user_id) -> HttpResponse | None:
+    """Count this download; the 429 to answer when it is one too many, else None."""
+    wait = hit(user_id)
+    return too_many(wait) if wait else None

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -68,13 +69,13 @@ def model_field(source: TableSource, column: Column) -> models.Field:
     return field.target_field if field.is_relation else field
 
 
-def text_sql(field: models.Field, ref: str, *, neutralise: bool) -> str | None:
+def text_sql(field: models.Field, ref: str, *, neutralise: bool, zone: str = "UTC") -> str | None:
     """SQL printing the value as text_of() does (or text_cell() when `neutralise`), NULL for
     None; None when PostgreSQL cannot be trusted to print it identically (floats, intervals...)."""
     if isinstance(field, models.BooleanField):
         return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' END"
     if isinstance(field, models.DateTimeField):
-        return iso_utc(ref)
+        return iso_text(ref, zone) if settings.USE_TZ else None
     if isinstance(field, models.DateField):
         return f"to_char({ref}, 'YYYY-MM-DD')"
     if isinstance(field, models.IntegerField | models.AutoField | models.UUIDField):
@@ -88,20 +89,20 @@ def text_sql(field: models.Field, ref: str, *, neutralise: bool) -> str | None:
     return None
 
 
-def csv_sql(field: models.Field, ref: str) -> str | None:
+def csv_sql(field: models.Field, ref: str, zone: str = "UTC") -> str | None:
     """text_cell() for CSV/TSV, where an empty string and None both print as nothing.
     Numbers and UUIDs go out as they are: COPY prints them as ::text would, only cheaper."""
     if isinstance(field, models.IntegerField | models.AutoField | models.UUIDField):
         return ref
-    text = text_sql(field, ref, neutralise=True)
-    if text is None or not isinstance(
-        field, models.CharField | models.TextField | models.JSONField
-    ):
+    if isinstance(field, models.CharField | models.TextField):
+        return neutralised(ref, empty_as_null=True)
+    text = text_sql(field, ref, neutralise=True, zone=zone)
+    if text is None or not isinstance(field, models.JSONField):
         return text
     return f"NULLIF({text}, '')"
 
 
-def json_sql(column: Column, field: models.Field, ref: str) -> str | None:
+def json_sql(column: Column, field: models.Field, ref: str, zone: str = "UTC") -> str | None:
     """The JSON text JsonWriter gives the value: by the column's kind, 'null' for None."""
     integer = isinstance(field, models.IntegerField | models.AutoField)
     if column.kind == "integer":
@@ -120,14 +121,56 @@ def json_sql(column: Column, field: models.Field, ref: str) -> str | None:
         return f"CASE WHEN {ref} THEN 'true' WHEN NOT {ref} THEN 'false' ELSE 'null' END"
     if column.kind == "json":
         return f"COALESCE({ref}::text, 'null')" if isinstance(field, models.JSONField) else None
-    text = text_sql(field, ref, neutralise=False)
+    if isinstance(field, models.DateTimeField) and settings.USE_TZ:
+        if zone in WHOLE_HOUR_ZONES:
+            return f"""COALESCE('"' || {iso_text(ref, zone)} || '"', 'null')"""
+        return f"COALESCE(to_json({ref})::text, 'null')"  # iso_text(), quoted
+    text = text_sql(field, ref, neutralise=False, zone=zone)
     return None if text is None else f"COALESCE(to_json({text})::text, 'null')"
 
 
-def iso_utc(ref: str) -> str:
-    """datetime.astimezone(UTC).isoformat() with Z: microseconds only when non-zero."""
-    text = f"""to_char({ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-    return f"replace({text}, '.000000Z', 'Z')"
+def sqlite_sql(column: Column, field: models.Field, ref: str, zone: str = "UTC") -> str | None:
+    """What formats.sqlite.binders() makes of the value, typed for a binary COPY: integers,
+    floats and booleans as they are, everything else as the text the binder gives."""
+    kind = column.kind
+    integer = isinstance(field, models.IntegerField | models.AutoField)
+    if kind == "integer":
+        return ref if integer else None
+    if kind == "float":
+        return ref if isinstance(field, models.FloatField) else None
+    if kind == "decimal":
+        exact = isinstance(field, models.DecimalField) and (
+            field.decimal_places <= MAX_DECIMAL_PLACES
+        )
+        return ref if integer else f"{ref}::text" if exact else None
+    if kind == "boolean":
+        return ref if isinstance(field, models.BooleanField) else None
+    if kind == "json":
+        if not isinstance(field, models.JSONField):
+            return None
+        # Django reads JSON null as None, which the binder keeps as NULL.
+        return f"CASE WHEN jsonb_typeof({ref}) <> 'null' THEN {ref}::text END"
+    if isinstance(field, models.CharField | models.TextField):
+        return ref
+    if isinstance(field, models.JSONField):
+        return None
+    return text_sql(field, ref, neutralise=False, zone=zone)
+
+
+# Zones whose offset is always a whole number of hours: PostgreSQL's own output of a
+# timestamptz (DateStyle ISO, which copystream.session_zone() sets) then needs only a T and
+# the offset's minutes, for less than to_json() costs.
+WHOLE_HOUR_ZONES = frozenset({"UTC", "Etc/UTC"})
+
+
+def iso_text(ref: str, zone: str = "UTC") -> str:
+    """formats.base.iso_text() of a timestamptz (naive times, USE_TZ = False, are left to
+    Python) in the session's TimeZone (copystream.session_zone() sets it to `zone`):
+    to_json() prints ISO 8601 with its offset whatever the DateStyle, offsets with minutes or
+    seconds included, for less than to_char() costs."""
+    if zone in WHOLE_HOUR_ZONES:
+        return f"replace({ref}::text, ' ', 'T') || ':00'"
+    return f"""btrim(to_json({ref})::text, '"')"""
 
 
 def json_text(ref: str, *, neutralise: bool) -> str:
@@ -142,12 +185,15 @@ def json_text(ref: str, *, neutralise: bool) -> str:
     )
 
 
-def neutralised(ref: str) -> str:
-    """formats.base.neutralise() in SQL: the cheap first-character test runs first."""
-    triggers = ", ".join(str(ord(t)) for t in FORMULA_TRIGGERS)
+def neutralised(ref: str, *, empty_as_null: bool = False) -> str:
+    """formats.base.neutralise() in SQL (NULL for '' when `empty_as_null`, as CSV wants).
+    Nearly all text starts with a letter, past every trigger: one comparison settles it."""
+    codes = [ord(t) for t in FORMULA_TRIGGERS]
+    empty = f" WHEN {ref} = '' THEN NULL" if empty_as_null else ""
     return (
-        f"CASE WHEN ascii({ref}) IN ({triggers}) AND {ref} !~ {literal(plain_number_regex())}"
-        f" THEN '''' || {ref} ELSE {ref} END"
+        f"CASE WHEN ascii({ref}) > {max(codes)} THEN {ref}{empty}"
+        f" WHEN ascii({ref}) IN ({', '.join(map(str, codes))})"
+        f" AND {ref} !~ {literal(plain_number_regex())} THEN '''' || {ref} ELSE {ref} END"
     )
 
 

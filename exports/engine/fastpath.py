@@ -1,81 +1,39 @@
 """Whole-file fast paths: PostgreSQL prints every row (COPY ... TO STDOUT) and Python only
-joins the lines. Each one produces the same bytes as its Python writer fed by
+joins the lines (or, for SQLite, inserts values PostgreSQL already made what the writer
+would). Each one produces the same bytes (the same database) as its Python writer fed by
 Dataset.rows(); tests/test_fastpath.py holds them to that.
 """
 
 import csv
 import io
 import json
+import queue
+import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from typing import Any
 
-from django.db import connections
 from django.db.models import Field
 
 from exports.datasets.base import Column
-from exports.engine.copysql import (
-    copyable,
-    csv_sql,
-    json_sql,
-    literal,
-    model_field,
-    select_sql,
-    wrap,
-)
+from exports.engine.copysql import csv_sql, json_sql, literal, sqlite_sql
+from exports.engine.copystream import Copy, copy_lines, copy_statement, copy_tuples
 from exports.engine.progress import Progress
 from exports.engine.tables import TableSource
 from exports.formats import WRITERS, Options
-from exports.formats.base import neutralise
+from exports.formats.base import delimiter_of, neutralise
+from exports.formats.csv import BOM
 
 # JSON text never holds raw control characters, so with these as CSV delimiter and quote
 # COPY passes each JSON line through untouched.
 JSON_LINE = r"FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02'"
-CSV_LINE = "FORMAT csv"
 TSV_LINE = r"FORMAT csv, DELIMITER E'\t'"
+BINARY = "FORMAT binary"
 
 
-@dataclass(frozen=True)
-class Copy:
-    """One table's COPY statement (None: the filters match nothing) and its connection alias."""
-
-    source: TableSource
-    alias: str
-    statement: str | None
-
-
-def copy_statement(
-    source: TableSource,
-    expression: Callable[[Column, Field, str], str | None],
-    copy_options: str,
-    combine: Callable[[TableSource, list[str]], list[str]] | None = None,
-) -> Copy | None:
-    """None when a column has no exact SQL rendering or the dataset is not a plain projection."""
-    if not copyable(source) or len(source.order) < 2:
-        # One-column CSV differs: Python quotes a lone empty field, PostgreSQL a lone \.
-        return None
-    expressions = []
-    for i, column in zip(source.order, source.columns, strict=True):
-        sql = expression(column, model_field(source, column), f"c{i}")
-        if sql is None:
-            return None
-        expressions.append(sql)
-    if combine is not None:
-        expressions = combine(source, expressions)
-    connection, _, inner = select_sql(source)
-    if inner is None:
-        return Copy(source, connection.alias, None)
-    select = wrap(inner, len(source.dataset.columns), expressions)
-    return Copy(source, connection.alias, f"COPY ({select}) TO STDOUT ({copy_options})")
-
-
-def copy_lines(copy: Copy, progress: Progress) -> Iterator[list[memoryview]]:
-    """PostgreSQL sends one message per row, so every item read is exactly one line."""
-    progress.next_table()
-    if copy.statement is None:
-        return
-    with connections[copy.alias].cursor() as cursor, cursor.cursor.copy(copy.statement) as rows:
-        yield from progress.chunks(rows)
+def csv_line(delimiter: str) -> str:
+    return f"FORMAT csv, DELIMITER {literal(delimiter)}"
 
 
 def csv_lines(copy: Copy, progress: Progress) -> Iterator[bytes]:
@@ -96,27 +54,33 @@ def header(source: TableSource, delimiter: str) -> bytes:
     return text.getvalue().encode()
 
 
-def _csv_column(column: Column, field: Field, ref: str) -> str | None:
-    return csv_sql(field, ref)
+def _csv_column(column: Column, field: Field, ref: str, zone: str) -> str | None:
+    return csv_sql(field, ref, zone)
 
 
 def _json_object(source: TableSource, values: list[str]) -> list[str]:
-    """One column per row: the object text JsonWriter writes, `{"name": value, ...}`.
-    One concat() call, not a chain of ||, so PostgreSQL builds the text once."""
+    """One column per row: the object text JsonWriter writes, `{"name": value, ...}`, and the
+    comma that separates it from the next, so COPY's lines join as they come. One concat()
+    call, not a chain of ||, so PostgreSQL builds the text once."""
     parts = []
     for n, (column, value) in enumerate(zip(source.columns, values, strict=True)):
         key = ("{" if n == 0 else ", ") + json_string(column.name) + ": "
         parts += [literal(key), value]
-    return [f"concat({', '.join(parts)}, '}}')"]
+    return [f"concat({', '.join(parts)}, '}},')"]
 
 
 def write_csv(out, sources: Sequence[TableSource], options: Options, progress: Progress) -> bool:
-    """CsvWriter's output: each table's heading line, then its rows."""
-    copies = [copy_statement(s, _csv_column, CSV_LINE) for s in sources]
+    """CsvWriter's output: the byte order mark if asked for, then each table's heading line
+    and its rows."""
+    delimiter = delimiter_of(options.delimiter)
+    line, zone = csv_line(delimiter), options.time_zone
+    copies = [copy_statement(s, _csv_column, line, zone=zone) for s in sources]
     if None in copies:
         return False
+    if options.bom:
+        out.write(BOM)
     for copy in copies:
-        out.write(header(copy.source, ","))
+        out.write(header(copy.source, delimiter))
         for block in csv_lines(copy, progress):
             out.write(block)
     return True
@@ -128,23 +92,55 @@ def write_tsv_zip(
     """TsvZipWriter's members, byte for byte (compressed faster, so the zip itself differs)."""
     from exports.formats.tsv_zip import file_stem
 
-    copies = [copy_statement(s, _csv_column, TSV_LINE) for s in sources]
+    copies = [copy_statement(s, _csv_column, TSV_LINE, zone=options.time_zone) for s in sources]
     if None in copies:
         return False
     names: set[str] = set()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for copy in copies:
             name = unique_name(file_stem(copy.source.name), names) + ".tsv"
-            with archive.open(name, "w", force_zip64=True) as member:
-                member.write(header(copy.source, "\t"))
+            with archive.open(name, "w", force_zip64=True) as member, compressing(member) as write:
+                write(header(copy.source, "\t"))
                 for block in csv_lines(copy, progress):
-                    member.write(block)
+                    write(block)
     return True
+
+
+@contextmanager
+def compressing(member: Any, depth: int = 4) -> Iterator[Callable[[bytes], Any]]:
+    """member.write from a second thread: zlib lets go of the GIL while it compresses, so one
+    block is compressed while the next is read from PostgreSQL. At most `depth` blocks wait."""
+    blocks: queue.Queue[bytes | None] = queue.Queue(depth)
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        while (block := blocks.get()) is not None:
+            if not failed:
+                try:
+                    member.write(block)
+                except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+                    failed.append(exc)
+
+    def write(block: bytes) -> None:
+        if failed:
+            raise failed[0]
+        blocks.put(block)
+
+    thread = threading.Thread(target=drain, name="exportdesk-compress", daemon=True)
+    thread.start()
+    try:
+        yield write
+    finally:
+        blocks.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
 
 
 def write_json(out, sources: Sequence[TableSource], options: Options, progress: Progress) -> bool:
     """JsonWriter's output: an array of objects, or an object of arrays for several tables."""
-    copies = [copy_statement(s, json_sql, JSON_LINE, _json_object) for s in sources]
+    zone = options.time_zone
+    copies = [copy_statement(s, json_sql, JSON_LINE, _json_object, zone) for s in sources]
     if None in copies:
         return False
     multi = len(copies) > 1 or options.data_dictionary or options.extra.get("multi_table")
@@ -155,13 +151,31 @@ def write_json(out, sources: Sequence[TableSource], options: Options, progress: 
             out.write((("{\n" if not n else ",\n") + json_string(name) + ": [").encode())
         else:
             out.write(b"[")
-        separator = b"\n"
+        # Each line is `{...},\n` (JSON text holds no raw newline): all but the last line go
+        # out as they are; the last loses its comma.
+        last = None
         for chunk in copy_lines(copy, progress):
-            # JSON text holds no raw newline: the only ones end lines.
-            out.write(separator + b"".join(chunk)[:-1].replace(b"\n", b",\n"))
-            separator = b",\n"
-        out.write(b"\n]" if separator == b",\n" else b"]")
+            out.write((b"\n" if last is None else last) + b"".join(chunk[:-1]))
+            last = bytes(chunk[-1])
+        out.write(b"]" if last is None else last[:-2] + b"\n]")
     out.write(b"\n}\n" if multi else b"\n")
+    return True
+
+
+def write_sqlite(out, sources: Sequence[TableSource], options: Options, progress: Progress) -> bool:
+    """SqliteWriter's database, value for value: PostgreSQL gives each value as the writer's
+    binders would make it (times as text in the export's zone), so rows go straight into
+    SQLite without a conversion in Python."""
+    from exports.formats.sqlite import SqliteWriter
+
+    zone = options.time_zone
+    copies = [copy_statement(s, sqlite_sql, BINARY, zone=zone) for s in sources]
+    if None in copies:
+        return False
+    writer = SqliteWriter(out, options)
+    for copy in copies:
+        writer.write_bound(copy.source.table, copy_tuples(copy, progress))
+    writer.close()
     return True
 
 
@@ -187,6 +201,7 @@ FAST_PATHS: dict[str, tuple[str, FastPath]] = {
     "csv": ("exports.formats.csv.CsvWriter", write_csv),
     "json": ("exports.formats.json.JsonWriter", write_json),
     "tsvzip": ("exports.formats.tsv_zip.TsvZipWriter", write_tsv_zip),
+    "sqlite": ("exports.formats.sqlite.SqliteWriter", write_sqlite),
 }
 
 

@@ -5,12 +5,14 @@ PostgreSQL rows come from COPY: whole files for the text formats (fastpath), typ
 the rest (rowsource); elsewhere from Django's iterator.
 """
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, closing, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, BinaryIO
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
 
 from exports.conf import app_settings
 from exports.datasets.base import Dataset
@@ -19,6 +21,7 @@ from exports.engine.progress import DEFAULT_EVERY, Progress
 from exports.engine.rowsource import table_rows
 from exports.engine.tables import TableSource
 from exports.formats import Options, Writer, get_writer
+from exports.formats.base import delimiter_of, zone_named
 
 Filters = dict[str, Any]
 
@@ -29,6 +32,7 @@ class Result:
     extension: str
     content_type: str
     notes: list[str] = field(default_factory=list)
+    fast: bool = False  # PostgreSQL's COPY wrote the whole file (engine.fastpath)
 
 
 def row_cap(immediate: bool = False) -> int:
@@ -76,22 +80,30 @@ def export_tables(
     sources = build_sources(tables, row_cap() if max_rows is None else max_rows, opts)
     progress = Progress(on_progress, progress_every)
     notes: list[str] = []
-    with reading():
-        fast = fast_path(fmt, opts)
-        if fast is None or not fast(out, sources, opts, progress):
+    # A transaction keeps PostgreSQL's cursors server-side and unmaterialised: one on every
+    # database the tables are read from (a router may send a model to another alias).
+    with reading(sources):
+        path = fast_path(fmt, opts)
+        fast = path is not None and path(out, sources, opts, progress)
+        if not fast:
             notes = write_with(writer_class(out, opts), sources, opts, progress)
         progress.report()
     notes.extend(cap_notes(sources, progress.per_table))
-    return Result(progress.rows, writer_class.extension, writer_class.content_type, notes)
+    return Result(
+        progress.rows, writer_class.extension, writer_class.content_type, notes, fast=fast
+    )
 
 
-def reading() -> AbstractContextManager[object]:
+@contextmanager
+def reading(sources: Sequence[TableSource]) -> Iterator[None]:
     """A transaction keeps PostgreSQL's cursors server-side and unmaterialised. SQLite needs
     none, and its IMMEDIATE transactions would hold the write lock for the whole export,
     locking out its own progress, its heartbeat and every other writer."""
-    if connection.vendor == "sqlite":
-        return nullcontext()
-    return transaction.atomic()
+    with ExitStack() as stack:
+        for alias in sorted({s.dataset.get_queryset().db for s in sources}):
+            if connections[alias].vendor != "sqlite":
+                stack.enter_context(transaction.atomic(using=alias))
+        yield
 
 
 def write_with(
@@ -108,15 +120,54 @@ def write_with(
     return list(getattr(writer, "notes", []))
 
 
+# Options that are not on/off flags.
+TEXT_OPTIONS = ("time_zone", "delimiter")
+
+
 def to_options(options: dict[str, Any] | None, *, multi_table: bool) -> Options:
-    """Known option names become Options fields, anything else goes to `extra`."""
+    """Known option names become Options fields, anything else goes to `extra`. Without a
+    time zone the export takes the current one: the site's TIME_ZONE, or the zone the host
+    activated for the request. Raises ValueError for an unknown zone or delimiter."""
     known = {f.name for f in fields(Options)} - {"extra", "scratch_dir"}
     given = dict(options or {})
     extra = {k: given.pop(k) for k in list(given) if k not in known}
     extra.update(given.pop("extra", None) or {})
     if multi_table:
         extra["multi_table"] = True
-    return Options(**{k: bool(v) for k, v in given.items()}, extra=extra)
+    typed = {
+        k: str(v) if k in TEXT_OPTIONS else bool(v)
+        for k, v in given.items()
+        if v is not None or k not in TEXT_OPTIONS  # None: the default
+    }
+    typed.setdefault("time_zone", current_zone_name())
+    zone_named(typed["time_zone"])
+    delimiter_of(typed.get("delimiter", "comma"))
+    return Options(**typed, extra=extra)
+
+
+def file_options(
+    fmt: str, time_zone: str | None = None, delimiter: str | None = None, bom: bool = False
+) -> dict[str, Any]:
+    """What an export's options record about its file: the zone its times are written in
+    (given, else the current one: the worker then writes the zone the requester had) and,
+    for CSV only, the BOM and the delimiter when not the defaults. ValueError names a bad one."""
+    zone = time_zone or current_zone_name()
+    zone_named(zone)
+    if delimiter is not None:
+        delimiter_of(delimiter)
+    if (bom or delimiter not in (None, "comma")) and fmt != "csv":
+        raise ValueError("The BOM and the delimiter are CSV options; this export is not CSV.")
+    options: dict[str, Any] = {"time_zone": zone}
+    if bom:
+        options["bom"] = True
+    if delimiter not in (None, "comma"):
+        options["delimiter"] = delimiter
+    return options
+
+
+def current_zone_name() -> str:
+    """The active zone's IANA name; a zone without one (a fixed offset) means the site's."""
+    return getattr(timezone.get_current_timezone(), "key", None) or settings.TIME_ZONE
 
 
 def build_sources(

@@ -1,14 +1,16 @@
 """The one streaming interface every format implements: rows in, bytes to a file object."""
 
+import functools
 import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from itertools import chain
 from typing import Any, BinaryIO, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exports.datasets.base import Column
 
@@ -31,7 +33,31 @@ def neutralise(text: str) -> str:
     return text
 
 
-def text_of(value: Any) -> str:
+@functools.cache
+def zone_named(name: str) -> tzinfo:
+    """The zone an export writes its times in, by IANA name ("UTC", "Europe/Paris")."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"Unknown time zone {name!r}.") from None
+
+
+UTC_ZONE = zone_named("UTC")
+
+
+def iso_text(value: datetime, zone: tzinfo = UTC_ZONE) -> str:
+    """ISO 8601 in `zone` with its UTC offset, as PostgreSQL's to_json() prints a timestamptz
+    (the fast paths use it): `2026-03-29T03:30:00+02:00`; a fraction of a second without
+    its trailing zeros (`.5`); an offset with seconds (`+00:09:21`, Paris before 1911)."""
+    local = value.astimezone(zone)
+    text = local.isoformat()
+    if not local.microsecond:
+        return text
+    # YYYY-MM-DDTHH:MM:SS.ffffff is 26 characters; the offset follows.
+    return text[:26].rstrip("0") + text[26:]
+
+
+def text_of(value: Any, zone: tzinfo = UTC_ZONE) -> str:
     """The canonical text of a value in every text format; the SQL fast paths produce the
     same bytes, so a file does not depend on which path wrote it."""
     if value is None:
@@ -39,7 +65,7 @@ def text_of(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso_text(value, zone)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict | list):
@@ -47,9 +73,9 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
-def text_cell(value: Any) -> str:
+def text_cell(value: Any, zone: tzinfo = UTC_ZONE) -> str:
     """A value as spreadsheet-safe text: canonical, then formula-neutralised if it was text."""
-    return neutralise(value) if isinstance(value, str) else text_of(value)
+    return neutralise(value) if isinstance(value, str) else text_of(value, zone)
 
 
 def exact_number(value: Any) -> bool:
@@ -66,11 +92,25 @@ UNIX_EPOCH_UTC = UNIX_EPOCH.replace(tzinfo=UTC)
 
 
 def naive_utc(value: datetime) -> datetime:
-    """Spreadsheets have no time zones: store the UTC wall-clock time.
-    (Arithmetic, because astimezone().replace() costs microseconds a cell.)"""
+    """The UTC wall-clock time, naive. (Arithmetic, because astimezone().replace() costs
+    microseconds a cell.)"""
     if value.tzinfo is None:
         return value
     return UNIX_EPOCH + (value - UNIX_EPOCH_UTC)
+
+
+def wall_clock(zone: tzinfo) -> Callable[[datetime], datetime]:
+    """Spreadsheets have no time zones: a cell holds the wall-clock time in the export's zone,
+    naive. In the repeated hour of autumn two instants show the same time, as on a clock."""
+    if zone is UTC_ZONE:
+        return naive_utc
+
+    def local(value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(zone).replace(tzinfo=None)
+
+    return local
 
 
 @dataclass(frozen=True)
@@ -79,11 +119,29 @@ class Table:
     columns: tuple[Column, ...]
 
 
+# CSV delimiters by the names options use for them.
+DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t"}
+
+
+def delimiter_of(name: str) -> str:
+    try:
+        return DELIMITERS[name]
+    except KeyError:
+        known = ", ".join(DELIMITERS)
+        raise ValueError(f"Unknown CSV delimiter {name!r}; use one of {known}.") from None
+
+
 @dataclass(frozen=True)
 class Options:
     data_dictionary: bool = False
     sort_columns: bool = False
     simplified: bool = False
+    # IANA name of the zone times are written in (the engine fills in the site's or the
+    # request's zone when the export's options name none).
+    time_zone: str = "UTC"
+    # CSV only: a UTF-8 byte order mark first (Excel then reads UTF-8), and the delimiter.
+    bom: bool = False
+    delimiter: str = "comma"
     extra: dict[str, Any] = field(default_factory=dict)
     # Where a writer keeps any file besides `out` (None: the system's temp dir). Set by the
     # code that runs the export, never from a request: those bytes count against the quota.
@@ -118,6 +176,7 @@ class Writer:
         # Human-readable remarks for the caller (e.g. characters a format could not hold).
         self.notes: list[str] = []
         self._names: set[str] = set()
+        self.zone = zone_named(self.options.time_zone)
 
     def write_table(self, table: Table, rows: Iterable[Sequence[Any]]) -> int:
         """Write one table (sheet, file, or SQL table); return the number of rows."""
@@ -125,7 +184,7 @@ class Writer:
 
     def write_dictionary(self, tables: Sequence[Table]) -> int:
         """CamCOPS' information-schema option: one more table that describes every column."""
-        return self.write_table(DICTIONARY, dictionary_rows(tables))
+        return self.write_table(DICTIONARY, dictionary_rows(tables, self.options.time_zone))
 
     def close(self) -> None:
         """Finish the file (zip directory, closing brackets...). Does not close `out`."""
@@ -187,7 +246,13 @@ def rest(rows: Iterator[Sequence[Any]], written: int, room: int) -> Sequence[Any
     return None if written < room else next(rows, None)
 
 
-def dictionary_rows(tables: Sequence[Table]) -> Iterator[tuple[str, str, str, str, str]]:
+def dictionary_rows(
+    tables: Sequence[Table], zone: str = "UTC"
+) -> Iterator[tuple[str, str, str, str, str]]:
+    """A date-time column's description names the zone its times are written in."""
     for table in tables:
         for c in table.columns:
-            yield (table.name, c.name, c.heading, c.kind or "text", c.description)
+            description = c.description
+            if c.kind == "datetime":
+                description = " ".join(filter(None, [description, f"Times in {zone}."]))
+            yield (table.name, c.name, c.heading, c.kind or "text", description)

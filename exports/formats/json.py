@@ -3,7 +3,9 @@
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
+from datetime import tzinfo
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from exports.formats.base import Options, Table, Writer, text_of
@@ -27,10 +29,10 @@ def _boolean(value: Any) -> str:
     return "null" if value is None else ("true" if value else "false")
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, zone: tzinfo) -> str:
     if value is None:
         return "null"
-    return _dumps(value if type(value) is str else text_of(value))
+    return _dumps(value if type(value) is str else text_of(value, zone))
 
 
 def _json(value: Any) -> str:
@@ -74,7 +76,8 @@ class JsonWriter(Writer):
             opening = "["
         self.tables += 1
         keys = [_dumps(c.name) + ": " for c in table.columns]
-        converters = [CONVERTERS.get(c.kind, _text) for c in table.columns]
+        text = partial(_text, zone=self.zone)
+        converters = [CONVERTERS.get(c.kind, text) for c in table.columns]
         pairs = list(zip(keys, converters, strict=True))
         batch: list[str] = [opening]
         count = 0

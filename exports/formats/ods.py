@@ -21,10 +21,10 @@ from exports.formats.base import (
     Table,
     Writer,
     exact_number,
-    naive_utc,
     neutralise,
     rest,
     text_of,
+    wall_clock,
 )
 
 MIMETYPE = "application/vnd.oasis.opendocument.spreadsheet"
@@ -225,13 +225,14 @@ class OdsWriter(Writer):
 
     def _converter(self, kind: str) -> Callable[[Any], str]:
         """One function per column, chosen once, so each cell costs a single call."""
-        text_xml = self._paragraphs
+        text_xml, zone = self._paragraphs, self.zone
+        wall = wall_clock(zone)
 
         def text(value: Any) -> str:
             if value is None:
                 return EMPTY
             if value.__class__ is not str:
-                value = text_of(value)
+                value = text_of(value, zone)
             return STRING_START + text_xml(value) + STRING_END
 
         def number(value: Any) -> str:
@@ -258,7 +259,7 @@ class OdsWriter(Writer):
             if value is None:
                 return EMPTY
             if isinstance(value, datetime):
-                style, iso = "datetime", naive_utc(value).isoformat()
+                style, iso = "datetime", wall(value).isoformat()
                 shown = iso[:19].replace("T", " ")
             else:
                 style, iso = "date", value.isoformat()

@@ -32,8 +32,8 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 PRELUDE = r"""# Exportdesk export: rebuilds one data.frame per table with base R only.
-# Use: source("this file"). Times are POSIXct in UTC.
-.exportdesk_convert <- function(v, kind) {
+# Use: source("this file"). Times are POSIXct, shown in the export's time zone.
+.exportdesk_convert <- function(v, kind, tz) {
   missing <- v == ""
   switch(kind,
     integer = {
@@ -43,12 +43,17 @@ PRELUDE = r"""# Exportdesk export: rebuilds one data.frame per table with base R
     float = , decimal = suppressWarnings(as.numeric(v)),
     boolean = ifelse(missing, NA, v == "true"),
     date = as.Date(ifelse(missing, NA_character_, v)),
-    datetime = as.POSIXct(ifelse(missing, NA_character_, v),
-                          tz = "UTC", format = "%Y-%m-%dT%H:%M:%OS"),
+    datetime = {
+      # Written as UTC wall-clock times: the instant is exact, the zone only shows it.
+      x <- as.POSIXct(ifelse(missing, NA_character_, v),
+                      tz = "UTC", format = "%Y-%m-%dT%H:%M:%OS")
+      attr(x, "tzone") <- tz
+      x
+    },
     { v[missing] <- NA_character_; substring(v, 2L) }
   )
 }
-.exportdesk_table <- function(names, kinds, chunks) {
+.exportdesk_table <- function(names, kinds, chunks, tz = "UTC") {
   # The literals hold UTF-8 bytes; saying so makes them read the same in every locale.
   Encoding(names) <- "UTF-8"
   chunks <- as.character(chunks)  # c() of no literals is NULL
@@ -60,7 +65,7 @@ PRELUDE = r"""# Exportdesk export: rebuilds one data.frame per table with base R
     blank.lines.skip = FALSE, multi.line = FALSE, encoding = "UTF-8"))
   columns <- lapply(seq_along(names), function(j) {
     v <- unlist(lapply(parts, `[[`, j), use.names = FALSE)
-    .exportdesk_convert(as.character(v), kinds[[j]])
+    .exportdesk_convert(as.character(v), kinds[[j]], tz)
   })
   names(columns) <- names
   data.frame(columns, check.names = FALSE, stringsAsFactors = FALSE)
@@ -146,7 +151,8 @@ class RWriter(Writer):
         names = ", ".join(f'"{self.escape(c.name)}"' for c in table.columns)
         kinds = ", ".join(f'"{c.kind if c.kind in R_KINDS else "text"}"' for c in table.columns)
         self._write(f"\n{name} <- .exportdesk_table(\n  names = c({names}),\n")
-        self._write(f"  kinds = c({kinds}),\n  chunks = c(\n")
+        zone = self.escape(self.options.time_zone)
+        self._write(f'  kinds = c({kinds}),\n  tz = "{zone}",\n  chunks = c(\n')
         converters = [converter(c.kind) for c in table.columns]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

@@ -51,7 +51,7 @@ class SqlWriter(Writer):
         name = self.unique_name(table_name(table.name))
         self.out.write((create_statement(name, table) + ";\n").encode())
         insert = f"INSERT INTO {quote_identifier(name)} VALUES\n"
-        convert = binders(table)
+        convert = binders(table, self.zone)
         literals = LITERALS
         batch: list[str] = []
         count = 0

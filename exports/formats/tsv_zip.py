@@ -31,9 +31,9 @@ class TsvZipWriter(Writer):
             text = io.TextIOWrapper(member, encoding="utf-8", newline="")
             writer = csv.writer(text, delimiter="\t")
             writer.writerow(neutralise(c.heading) for c in table.columns)
-            count = 0
+            count, zone = 0, self.zone
             for row in rows:
-                writer.writerow([text_cell(v) for v in row])
+                writer.writerow([text_cell(v, zone) for v in row])
                 count += 1
             text.flush()
             text.detach()

@@ -11,7 +11,7 @@ from django_q.tasks import async_task
 
 from exports.conf import app_settings
 from exports.datasets.base import Dataset
-from exports.datasets.changelist import dataset_for
+from exports.datasets.changelist import dataset_for, shown_as_admin
 from exports.formats import get_writer
 from exports.jobs.quotas import refuse_if_full
 from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
@@ -40,7 +40,8 @@ def validate(user, dataset: str, fmt: str, filters: dict, options: dict) -> Data
     """Everything a worker would trip over, checked before anything is written.
     Raises PermissionDenied, LookupError (dataset/format), ConditionError, MissingDependency."""
     get_writer(fmt)
-    source = dataset_for(dataset, user, filters, options.get("columns"))
+    display = shown_as_admin(options)
+    source = dataset_for(dataset, user, filters, options.get("columns"), display=display)
     source.filtered(filters.get("conditions"), filters.get("limit"))  # builds, runs nothing
     return source
 
@@ -53,9 +54,11 @@ def queue_export(
     options: dict[str, Any] | None = None,
     delivery: str = Delivery.BACKGROUND,
     display: str = "",
+    **recorded: Any,
 ) -> Accepted:
     """An identical export already pending is returned instead of a second job.
-    `display` names the requester in the audit row (default: the username)."""
+    `display` names the requester in the audit row (default: the username); `recorded`: more
+    audit fields (trigger, saved_export)."""
     filters, options = filters or {}, options or {}
     validate(user, dataset, fmt, filters, options)
     with transaction.atomic():
@@ -83,6 +86,7 @@ def queue_export(
             delivery=delivery,
             requested_by=user,
             requested_by_display=display or display_name(user),
+            **recorded,
         )
         enqueue(audit)
     return Accepted(audit)

@@ -11,7 +11,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 import psycopg
@@ -22,14 +22,19 @@ from django.utils import timezone
 
 from exports import engine
 from exports.conf import app_settings
-from exports.datasets.changelist import dataset_for
+from exports.datasets.changelist import dataset_for, shown_as_admin
 from exports.delivery.filenames import safe_filename
+from exports.delivery.lifetime import API_OPTION as API_LIFETIME_OPTION
+from exports.delivery.lifetime import OPTION as LIFETIME_OPTION
+from exports.delivery.lifetime import lifetime_for
 from exports.delivery.safesave import remove, save_whole
 from exports.delivery.storage import exports_storage, storage_key
 from exports.jobs.heartbeat import Heartbeat
 from exports.jobs.quotas import Reservation, bytes_under
 from exports.jobs.sweeper import back_to_queue
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
+from exports.scheduling.sentlog import staged_rows_for
+from exports.signals import finished
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,8 +83,9 @@ def filename_for(dataset: str, extension: str, when: datetime) -> str:
 
 
 def split_options(options: dict) -> tuple[dict, list[str] | None]:
-    """Column choice belongs to the dataset; the rest goes to the writer."""
-    writer_options = {k: v for k, v in options.items() if k != "columns"}
+    """Column choice belongs to the dataset, the lifetime to the file; the rest to the writer."""
+    not_for_writer = ("columns", LIFETIME_OPTION, API_LIFETIME_OPTION)
+    writer_options = {k: v for k, v in options.items() if k not in not_for_writer}
     return writer_options, options.get("columns")
 
 
@@ -97,6 +103,7 @@ def run(audit_id: str) -> None:
         stored.clear()  # the DownloadFile row owns it now
         if audit.delivery == Delivery.EMAIL:
             email_link(file)
+        finished(audit.pk)
     except ExportCancelled:
         log.info("export %s was cancelled", audit.pk)
     except Exception as exc:
@@ -115,7 +122,14 @@ def run(audit_id: str) -> None:
 def write(audit: ExportAudit, attempt: int, stored: list[str]):
     """Rows -> temp file -> storage; appends the stored name to `stored` once it exists."""
     writer_options, columns = split_options(audit.options)
-    dataset = dataset_for(audit.dataset, audit.requested_by, audit.filters, columns)
+    dataset = dataset_for(
+        audit.dataset,
+        audit.requested_by,
+        audit.filters,
+        columns,
+        display=shown_as_admin(audit.options),
+    )
+    dataset = staged_rows_for(audit, dataset)  # an incremental delivery: its chosen rows only
     expected = dataset.filtered(audit.filters.get("conditions"), audit.filters.get("limit"))
     cap, matching = engine.row_cap(), expected.count()
     ExportAudit.objects.filter(pk=audit.pk).update(
@@ -239,17 +253,8 @@ def publish(
             content_type=result.content_type,
             size=size,
             created_at=now,
-            expires_at=now + file_lifetime(audit),
+            expires_at=now + lifetime_for(audit.options),
         )
-
-
-def file_lifetime(audit: ExportAudit) -> timedelta:
-    """An API caller may ask for a shorter life (options["lifetime"], seconds), never longer."""
-    longest = app_settings.FILE_LIFETIME
-    asked = audit.options.get("lifetime")
-    if isinstance(asked, int) and asked > 0:
-        return min(longest, timedelta(seconds=asked))
-    return longest
 
 
 def email_link(file: DownloadFile) -> None:
@@ -296,7 +301,7 @@ def close_connections() -> None:
 def fail(audit: ExportAudit, attempt: int, exc: BaseException) -> None:
     reason = reason_for(exc)
     log.warning("export %s failed: %s", audit.pk, reason)
-    with_fresh_connection(
+    failed = with_fresh_connection(
         lambda: ExportAudit.objects.filter(
             pk=audit.pk, status=ExportStatus.RUNNING, attempts=attempt
         ).update(
@@ -306,6 +311,8 @@ def fail(audit: ExportAudit, attempt: int, exc: BaseException) -> None:
             finished_at=timezone.now(),
         )
     )
+    if failed:
+        finished(audit.pk)
 
 
 def release(audit: ExportAudit, attempt: int) -> None:

@@ -5,6 +5,7 @@ from exports.conf import app_settings
 
 PURGE_SCHEDULE = "exports: purge expired downloads"
 SWEEP_SCHEDULE = "exports: sweep stuck and lost exports"
+DUE_SCHEDULE = "exports: run due export schedules"
 
 
 def ensure_schedules(**kwargs) -> None:
@@ -13,6 +14,8 @@ def ensure_schedules(**kwargs) -> None:
     every = {
         PURGE_SCHEDULE: ("exports.delivery.purge.purge_task", app_settings.PURGE_MINUTES),
         SWEEP_SCHEDULE: ("exports.jobs.sweeper.sweep_task", app_settings.SWEEP_MINUTES),
+        # Exactly once per due time however many clusters enqueue it: exports.scheduling.due.
+        DUE_SCHEDULE: ("exports.jobs.scheduled.run_due_task", 1),
     }
     for name, (func, minutes) in every.items():
         Schedule.objects.update_or_create(

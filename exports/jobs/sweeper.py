@@ -12,6 +12,7 @@ A duplicate job is harmless: only one delivery can win runner.claim.
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -21,6 +22,7 @@ from django.utils import timezone
 from exports.conf import app_settings
 from exports.jobs.accept import enqueue, uses_orm_broker
 from exports.models import Delivery, ExportAudit, ExportStatus
+from exports.signals import finished
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -79,6 +81,7 @@ def sweep_stale(now: datetime, swept: Swept) -> None:
                     finished_at=now,
                 ):
                     swept.failed.append(str(audit.pk))
+                    transaction.on_commit(partial(finished, audit.pk))
             elif back_to_queue(
                 audit,
                 still,

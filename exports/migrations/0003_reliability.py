@@ -5,8 +5,9 @@ from django.db import migrations, models
 
 
 def create_cache_tables(apps, schema_editor):
-    """The download rate limit counts in a database cache (settings: exports_ratelimit);
-    createcachetable skips tables that exist, so this is safe to run anywhere."""
+    """The download rate limit once counted in a database cache; since 0004 it has its own
+    table. createcachetable creates only the configured database caches' missing tables
+    (none, unless the host configures one), so this stays harmless anywhere."""
     call_command("createcachetable", database=schema_editor.connection.alias, verbosity=0)
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0003_reliability'),
+        ('exports', '0004_download_counter'),
     ]
 
     operations = [

@@ -61,6 +61,7 @@ CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
 @dataclass
 class ChaosOptions:
     config: str = "default"
+    dataset: str = "user_points"
     seed: int = 1
     exports: int = 60
     users: int = 12
@@ -215,6 +216,7 @@ def set_stage(options: ChaosOptions, workdir: Path, stack: ExitStack) -> tuple[S
     env.update(sink.env() if sink else {"EMAIL_BACKEND": CONSOLE_MAIL})
     manage(env, "migrate", "--noinput", "-v0", log=workdir / "migrate.log")
     spec = CrowdSpec(
+        dataset=options.dataset,
         seed=options.seed,
         exports=options.exports,
         users=options.users,
@@ -238,7 +240,7 @@ def run_chaos(options: ChaosOptions) -> dict:
     try:
         with ExitStack() as stack:
             stage, env = set_stage(options, workdir, stack)
-            crowd = start_crowd(env, workdir)
+            crowd = start_crowd(env, workdir, options.dataset)
             stack.callback(stop, crowd, 10)
             inject_all(faults, stage, crowd, workdir, options)
             (workdir / "faults.done").touch()
@@ -265,8 +267,8 @@ def run_chaos(options: ChaosOptions) -> dict:
     return report
 
 
-def start_crowd(env: dict[str, str], workdir: Path) -> subprocess.Popen:
-    command = ["manage.py", "export_load", "--chaos-client", str(workdir / "spec.json")]
+def start_crowd(env: dict[str, str], workdir: Path, dataset: str) -> subprocess.Popen:
+    command = ["manage.py", "export_load", dataset, "--chaos-client", str(workdir / "spec.json")]
     with open(workdir / "crowd.log", "ab") as log:
         return subprocess.Popen(
             [sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT

@@ -47,6 +47,7 @@ TICK = 0.25
 class CrowdSpec:
     """What the conductor asks for; written to a JSON file the client reads."""
 
+    dataset: str
     seed: int
     exports: int
     users: int
@@ -103,7 +104,7 @@ class Crowd:
 
     def prepare(self) -> None:
         top_up(max(self.spec.rows, 1000))
-        users = load_users(self.spec.users, prefix="chaos")
+        users = load_users(self.spec.users, self.spec.dataset, prefix="chaos")
         self.people = [Person(user) for user in users]
 
     def attempt(self, what: str, action) -> object:
@@ -145,7 +146,7 @@ class Crowd:
         try:
             accepted = queue_export(
                 person.user,
-                "user_points",
+                self.spec.dataset,
                 self.rng.choice(FORMATS),
                 {"limit": self.rng.randint(self.spec.rows // 4, self.spec.rows)},
                 options,

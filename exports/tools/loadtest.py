@@ -4,25 +4,24 @@ Reports what a reliability claim needs: every export ends, exactly one file each
 people wait, and how much memory the worker takes.
 """
 
-import os
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import Permission, User
-from django.db import connection
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db.models import Count
 from django.test import override_settings
 
+from exports.datasets.changelist import EXPORT_PERMISSION
+from exports.datasets.registry import get_dataset
 from exports.jobs.accept import queue_export
 from exports.models import PENDING, ExportAudit, ExportStatus
-from exports.tools.processes import stop
+from exports.tools.processes import database_env, django_command, stop
 
 FORMATS = ["csv", "json", "xlsx", "tsvzip", "sqlite", "ods"]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -42,21 +41,21 @@ class Report:
     worker_peak_rss_mb: float
 
 
-def database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
-
-
-def load_users(count: int, prefix: str = "loaduser") -> list[User]:
-    perm = Permission.objects.get(codename="export_data")
+def load_users(count: int, dataset: str, prefix: str = "loaduser") -> list:
+    """Users who may export `dataset`: exports.export_data and what the dataset requires."""
+    User = get_user_model()
+    needed = [EXPORT_PERMISSION, *get_dataset(dataset).required_permissions()]
+    perms = [
+        Permission.objects.get(content_type__app_label=label, codename=codename)
+        for label, codename in (name.split(".", 1) for name in needed)
+    ]
     users = []
     for n in range(count):
-        name = f"{prefix}{n:02d}"
+        name = f"{prefix}{n:02d}@load.invalid"
         user, _ = User.objects.get_or_create(
-            username=name, defaults={"email": f"{name}@example.com"}
+            **{User.USERNAME_FIELD: name}, defaults={User.get_email_field_name(): name}
         )
-        user.user_permissions.add(perm)
+        user.user_permissions.add(*perms)
         users.append(User.objects.get(pk=user.pk))  # fresh permission cache
     return users
 
@@ -77,21 +76,13 @@ def tree_peak_rss_mb(root_pid: int) -> float:
     return round(peak / 1024, 1)
 
 
-def run_load(exports: int, users: int, workers: int, rows: int, timeout: float) -> Report:
-    people = load_users(users)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "Q_WORKERS": str(workers),
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def run_load(
+    dataset: str, exports: int, users: int, workers: int, rows: int, timeout: float
+) -> Report:
+    people = load_users(users, dataset)
+    # Q_WORKERS is read by the demo's settings; other projects ignore it.
+    argv, env = django_command("qcluster", Q_WORKERS=str(workers), **database_env())
+    worker = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = time.monotonic()
     peak = 0.0
     try:
@@ -100,9 +91,8 @@ def run_load(exports: int, users: int, workers: int, rows: int, timeout: float) 
             for n in range(exports):
                 user = people[n % users]
                 filters = {"limit": rows + n}  # distinct, so none is a duplicate of another
-                ids.append(
-                    queue_export(user, "user_points", FORMATS[n % len(FORMATS)], filters).audit.pk
-                )
+                fmt = FORMATS[n % len(FORMATS)]
+                ids.append(queue_export(user, dataset, fmt, filters).audit.pk)
         audits = ExportAudit.objects.filter(pk__in=ids)
         deadline = started + timeout
         while audits.filter(status__in=PENDING).exists() and time.monotonic() < deadline:

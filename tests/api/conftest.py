@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
@@ -140,8 +141,14 @@ def api(live_server) -> Iterator[Api]:
 
 @pytest.fixture
 def analyst(db):
-    """A user allowed to export every declared dataset."""
-    return make_user("analyst", export=True)
+    """A user allowed to export every declared dataset (users and wallets need view_user)."""
+    user = make_user("analyst", export=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_user", "view_userinteraction", "view_wallettransaction"]
+        )
+    )
+    return user
 
 
 @pytest.fixture

@@ -61,12 +61,12 @@ def test_an_expired_file_is_410_and_a_live_one_streams(api: Api, analyst, token)
     assert gone.status == 410 and "expired" in gone.json()["detail"]
 
 
-def test_a_lifetime_longer_than_the_setting_is_refused(api: Api, token, settings):
-    settings.EXPORTS_FILE_LIFETIME = 3600
+def test_a_lifetime_longer_than_the_maximum_is_refused(api: Api, token, settings):
+    settings.EXPORTS_FILE_LIFETIME = settings.EXPORTS_MAX_FILE_LIFETIME = 3600
     reply = api.call("POST", "exports/", token=token, json_body={**EXPORT, "lifetime": 7200})
     assert reply.status == 400 and "between 60 and 3600" in reply.json()["detail"]
     ok = api.call("POST", "exports/", token=token, json_body={**EXPORT, "lifetime": 600})
-    assert ok.status == 202 and ok.json()["options"] == {"lifetime": 600}
+    assert ok.status == 202 and ok.json()["options"] == {"lifetime": 600, "time_zone": "UTC"}
 
 
 def session_for(user, api: Api) -> dict[str, str]:

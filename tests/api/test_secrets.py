@@ -10,7 +10,6 @@ from django.views.debug import SafeExceptionReporterFilter
 
 from exports.models import ApiToken, ExportAudit
 from tests.api.conftest import Api, create_token
-from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -30,8 +29,7 @@ def tables_containing(text: str) -> set[str]:
     return found
 
 
-def test_the_secret_stays_out_of_logs_and_the_database(api: Api, demo_data, caplog):
-    make_user("analyst", export=True)
+def test_the_secret_stays_out_of_logs_and_the_database(api: Api, analyst, demo_data, caplog):
     token = create_token("analyst", "leak check")
     stored = ApiToken.objects.get()
     caplog.set_level(logging.DEBUG)

@@ -24,6 +24,6 @@ def test_an_admin_purges_expired_files_with_the_button(page: Page, live_server):
     expect(button).to_be_visible()
     screenshot(page, "purge-button.png")
     button.click()
-    expect(page.locator(".messagelist")).to_contain_text("Purged 2 expired download(s).")
+    expect(page.locator(".messagelist")).to_contain_text("Purged 2 expired downloads.")
     expect(page.get_by_role("button", name="Purge expired now (0 files)")).to_be_visible()
     assert list(DownloadFile.objects.all()) == [live]

@@ -14,6 +14,7 @@ from django.urls import reverse
 from exports.formats.sql import SqlWriter
 from exports.models import ExportAudit, ExportStatus
 from project.demo.seed import top_up
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 COLUMNS = ["id", "user_id", "username", "game_id", "game", "task_id", "task", "points", "created"]
@@ -100,7 +101,13 @@ def test_a_whole_immediate_download_declares_its_length(web):
     assert response.status == 200
     assert response.getheader("Content-Disposition").startswith("attachment;")
     assert int(response.getheader("Content-Length")) == len(body)
-    audit = ExportAudit.objects.get()
+    # The server finishes the audit row when it closes the response, just after the last
+    # byte has gone: the client may get there first.
+    audit = wait_for(
+        lambda: ExportAudit.objects.exclude(status=ExportStatus.RUNNING).first(),
+        timeout=30,
+        what="the audit row to be finished after the last byte",
+    )
     assert (audit.status, audit.row_count, audit.bytes) == (
         ExportStatus.COMPLETED,
         5_000,

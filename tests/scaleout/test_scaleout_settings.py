@@ -9,8 +9,9 @@ from tests.scaleout.conftest import settings_from_env
 def test_without_scale_out_variables_the_orm_broker_and_the_filesystem_stay_the_default():
     built = settings_from_env({})
     assert built["Q_CLUSTER"]["orm"] == "default" and "redis" not in built["Q_CLUSTER"]
-    exports = built["STORAGES"]["exports"]
-    assert exports["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+    # No "exports" alias: Exportdesk's private filesystem storage in EXPORTS_ROOT.
+    assert "exports" not in built["STORAGES"]
+    assert built["EXPORTS_ROOT"].name == "exports"
     assert built["EXPORTS_X_ACCEL_REDIRECT"] == ""
     assert built["EXPORTS_PRESIGNED_SECONDS"] == 300
 

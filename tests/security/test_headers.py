@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from exports.datasets.base import DATASETS
+from exports.datasets import registry
 from exports.delivery import immediate
 from exports.delivery.filenames import safe_filename
 from exports.jobs.accept import start_immediate
@@ -52,7 +52,7 @@ def test_safe_filename_keeps_the_extension_and_a_bounded_length():
 @pytest.mark.parametrize("name", [*NASTY, "z" * 300])
 def test_immediate_downloads_send_one_safe_header(staff, demo_data, name):
     audit, source = start_immediate(staff, "user_points", "csv", {"limit": 5}, {})
-    dataset = dataclasses.replace(DATASETS["user_points"], name=name)
+    dataset = dataclasses.replace(registry.get("user_points"), name=name)
     response = immediate.response(audit, dataset)
     try:
         assert_one_safe_header(response["Content-Disposition"])

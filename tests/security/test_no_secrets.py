@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from exports.datasets.base import DATASETS
+from exports.datasets import registry
 from exports.datasets.changelist import changelist_dataset
 from exports.engine import export
 from exports.jobs.accept import queue_export
@@ -41,7 +41,7 @@ def test_user_exports_contain_no_password_hash_or_denied_column(demo_data, fmt):
     root.is_superuser = True
     root.save()
     assert User.objects.filter(password__startswith="pbkdf2_sha256$").count() > 1  # noqa: S106
-    sources = [DATASETS["users"], changelist_dataset("admin:auth.user", root, "")]
+    sources = [registry.get("users"), changelist_dataset("admin:auth.user", root, "")]
     for dataset in sources:
         out = io.BytesIO()
         result = export(out, dataset, fmt, {}, {"data_dictionary": True})

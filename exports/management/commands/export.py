@@ -18,11 +18,14 @@ from typing import Any, BinaryIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from exports.datasets.base import ConditionError, Dataset, get_dataset
+from exports.datasets import ConditionError, Dataset, get_dataset
 from exports.engine import Result, export_tables
+from exports.engine.pipeline import file_options
 from exports.formats import WRITERS, get_writer
+from exports.formats.base import DELIMITERS
 from exports.jobs.heartbeat import Heartbeat
 from exports.models import Delivery, ExportAudit, ExportStatus
+from exports.signals import finished
 
 # A command-line export runs once, in this process: attempt 1 is the only one.
 ATTEMPT = 1
@@ -45,6 +48,15 @@ class Command(BaseCommand):
         parser.add_argument("--data-dictionary", action="store_true")
         parser.add_argument("--sort-columns", action="store_true")
         parser.add_argument("--simplified", action="store_true")
+        parser.add_argument(
+            "--timezone",
+            metavar="ZONE",
+            help="Write times in this IANA zone (UTC, Europe/Paris...); default: TIME_ZONE.",
+        )
+        parser.add_argument(
+            "--delimiter", choices=list(DELIMITERS), help="CSV only (default: comma)."
+        )
+        parser.add_argument("--bom", action="store_true", help="CSV only: UTF-8 with BOM.")
         parser.add_argument("-o", "--output", required=True, help="File to write; - for stdout.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -60,6 +72,10 @@ class Command(BaseCommand):
         if output != "-" and not Path(output).resolve().parent.is_dir():
             raise CommandError(f"No such directory for the output file: {output!r}.")
         options = {k: opts[k] for k in ("data_dictionary", "sort_columns", "simplified")}
+        try:
+            options.update(file_options(fmt, opts["timezone"], opts["delimiter"], opts["bom"]))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         audit = start_audit(tables, fmt, options)
         began = time.monotonic()
         try:
@@ -78,6 +94,7 @@ class Command(BaseCommand):
             finished_at=timezone.now(),
         ):
             report.write(f"Warning: audit row {audit.pk} was ended meanwhile; left as it is.")
+        finished(audit.pk)
         seconds = time.monotonic() - began
         report.write(f"{result.rows} rows, {size} bytes, {seconds:.2f} s -> {output}")
         for note in result.notes:
@@ -146,6 +163,7 @@ def fail_audit(audit: ExportAudit, exc: BaseException) -> None:
         error=(str(exc) or type(exc).__name__)[:2000],
         finished_at=timezone.now(),
     )
+    finished(audit.pk)
 
 
 def write_output(

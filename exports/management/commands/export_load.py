@@ -1,21 +1,27 @@
+"""`manage.py export_load DATASET`: a load run on this configuration (exports.tools.loadtest),
+or with --chaos the same load on servers of its own with faults injected (exports.tools.chaos)."""
+
 import argparse
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from exports.datasets.registry import UnknownDataset, get_dataset
 from exports.tools.chaos import CONFIGS, ChaosOptions, run_chaos, summary_lines
 from exports.tools.crowd import run_crowd
+from exports.tools.faults import ROOT
 from exports.tools.loadtest import asdict, run_load
 
 
 class Command(BaseCommand):
     help = (
-        "Queue many exports from many users at once on this configuration and report. "
-        "With --chaos: on servers of its own, inject faults at seeded moments and check "
+        "Queue many exports of a dataset from many users at once on this configuration and "
+        "report. With --chaos: on servers of its own, inject faults at seeded moments and check "
         "every request against the database and the storage."
     )
 
     def add_arguments(self, parser):
+        parser.add_argument("dataset", help="A registered dataset's name.")
         parser.add_argument("--exports", type=int, default=200)
         parser.add_argument("--users", type=int, default=20)
         parser.add_argument("--workers", type=int, default=2)
@@ -31,18 +37,30 @@ class Command(BaseCommand):
         # The crowd of a chaos run, started by the run itself in its own environment.
         parser.add_argument("--chaos-client", metavar="SPEC", help=argparse.SUPPRESS)
 
-    def handle(self, *args, **o):
+    def handle(self, *args, dataset, **o):
+        try:
+            get_dataset(dataset)
+        except UnknownDataset as exc:
+            raise CommandError(str(exc)) from None
         if o["chaos_client"]:
             run_crowd(o["chaos_client"])
             return
         if not o["chaos"]:
-            report = run_load(o["exports"], o["users"], o["workers"], o["rows"], o["timeout"])
+            report = run_load(
+                dataset, o["exports"], o["users"], o["workers"], o["rows"], o["timeout"]
+            )
             self.stdout.write(json.dumps(asdict(report)))
             return
         if o["exports"] < 1 or o["users"] < 1:
             raise CommandError("--exports and --users must be at least 1.")
+        if not (ROOT / "manage.py").exists():
+            raise CommandError(
+                "--chaos runs the demo project of an Exportdesk source checkout on servers of "
+                "its own; run it from a clone of the repository."
+            )
         options = ChaosOptions(
             config=o["config"],
+            dataset=dataset,
             seed=o["seed"],
             exports=o["exports"],
             users=min(o["users"], o["exports"]),

@@ -1,0 +1,361 @@
+"""The admin of saved exports, their schedules (recipients inline) and the schedules' runs.
+
+Anyone who may export sees their own (and saved exports shared with their groups, read-only);
+superusers see everything. Running is always done with the permissions of the person (or, for
+a schedule, of its owner) checked at that moment.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from exports.admin.audit import ReadOnlyAdmin, pretty_json
+from exports.datasets.changelist import EXPORT_PERMISSION
+from exports.datasets.conditions import ConditionError
+from exports.delivery.lifetime import max_hours
+from exports.formats import format_choices
+from exports.jobs.accept import ExportRefused
+from exports.models import (
+    DeliveryLog,
+    ExportSchedule,
+    SavedExport,
+    ScheduleKind,
+    ScheduleRecipient,
+    ScheduleRun,
+)
+from exports.scheduling.cron import CronError, parse
+from exports.scheduling.due import pause_by_owner, reschedule, resume
+from exports.scheduling.runs import run_now
+from exports.scheduling.saved import run_saved
+from exports.scheduling.sentlog import incremental_problem
+from exports.scheduling.timing import WEEKDAY_NAMES, Timing, next_run_time
+
+
+def may_export(request: HttpRequest) -> bool:
+    user = request.user
+    return user.is_active and (user.is_superuser or user.has_perm(EXPORT_PERMISSION))
+
+
+def owns(request: HttpRequest, owner_id) -> bool:
+    return request.user.is_superuser or owner_id == request.user.pk
+
+
+class OwnedAdmin(admin.ModelAdmin):
+    """View for anyone who may export; change and delete for the owner (or a superuser)."""
+
+    def owner_id_of(self, obj) -> int:
+        raise NotImplementedError
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return may_export(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return may_export(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return may_export(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return may_export(request) and (obj is None or owns(request, self.owner_id_of(obj)))
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.has_change_permission(request, obj)
+
+
+class SavedExportForm(forms.ModelForm):
+    format = forms.ChoiceField(choices=format_choices)
+
+    class Meta:
+        model = SavedExport
+        fields = ["name", "format", "shared_with"]
+
+
+@admin.register(SavedExport)
+class SavedExportAdmin(OwnedAdmin):
+    form = SavedExportForm
+    list_display = ["name", "dataset_title", "format", "owner", "shared", "schedule_links"]
+    search_fields = ["name", "dataset"]
+    filter_horizontal = ["shared_with"]
+    readonly_fields = [
+        "owner",
+        "dataset",
+        "filters_json",
+        "options_json",
+        "created_at",
+        "schedule_links",
+    ]
+    actions = ["run_saved_now"]
+
+    def owner_id_of(self, obj: SavedExport) -> int:
+        return obj.owner_id
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by "Save this export as…" on an options page or the Datasets page
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).visible_to(request.user).select_related("owner")
+
+    @admin.display(description="shared with")
+    def shared(self, obj: SavedExport) -> str:
+        return ", ".join(g.name for g in obj.shared_with.all()) or "—"
+
+    @admin.display(description="filters")
+    def filters_json(self, obj: SavedExport) -> str:
+        return pretty_json(obj.filters)
+
+    @admin.display(description="options")
+    def options_json(self, obj: SavedExport) -> str:
+        return pretty_json(obj.options)
+
+    @admin.display(description="schedules")
+    def schedule_links(self, obj: SavedExport) -> str:
+        links = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (reverse("admin:exports_exportschedule_change", args=[s.pk]), describe(s))
+                for s in obj.schedules.all()
+            ),
+        )
+        add = reverse("admin:exports_exportschedule_add") + f"?saved_export={obj.pk}"
+        return format_html('{} <a class="addlink" href="{}">Add a schedule</a>', links, add)
+
+    @admin.action(description="Run now (as me, into My downloads)")
+    def run_saved_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for saved in queryset:
+            try:
+                run_saved(request.user, saved)
+            except (PermissionDenied, ConditionError, LookupError, ExportRefused) as exc:
+                self.message_user(request, f"{saved.name}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{saved.name}: queued; see My downloads.")
+
+
+def describe(schedule: ExportSchedule) -> str:
+    return Timing.of(schedule).describe()
+
+
+class EmptyRunsSelect(forms.NullBooleanSelect):
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs)
+        self.choices = [
+            ("unknown", "Default: don't send for incremental schedules, send otherwise"),
+            ("true", "Don't send"),
+            ("false", "Send a file with no rows"),
+        ]
+
+
+class ExportScheduleForm(forms.ModelForm):
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=list(enumerate(WEEKDAY_NAMES)),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Weekly schedules.",
+    )
+
+    class Meta:
+        model = ExportSchedule
+        fields = [
+            "saved_export",
+            "kind",
+            "every",
+            "unit",
+            "weekdays",
+            "at_time",
+            "cron",
+            "starts_at",
+            "incremental",
+            "skip_empty",
+            "lifetime_hours",
+            "paused",
+        ]
+        widgets = {"skip_empty": EmptyRunsSelect}
+
+    def __init__(self, *args, request: HttpRequest | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if request is not None and not request.user.is_superuser:
+            owned = SavedExport.objects.filter(owner=request.user)
+            self.fields["saved_export"].queryset = owned
+        self.fields["lifetime_hours"].help_text += f" At most {max_hours()} hours."
+
+    def clean(self) -> dict:
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == ScheduleKind.CRON:
+            try:
+                parse(data.get("cron") or "")
+            except CronError as exc:
+                self.add_error("cron", str(exc))
+        if kind == ScheduleKind.WEEKLY and not data.get("weekdays"):
+            self.add_error("weekdays", "Choose at least one day.")
+        if kind == ScheduleKind.INTERVAL and not data.get("every"):
+            self.add_error("every", "Run every 1 or more hours or days.")
+        if (data.get("lifetime_hours") or 0) > max_hours():
+            self.add_error("lifetime_hours", f"At most {max_hours()} hours.")
+        saved = data.get("saved_export")
+        if data.get("incremental") and saved is not None:
+            problem = incremental_problem(saved.dataset)
+            if problem:
+                self.add_error("incremental", problem)
+        if not self.errors:
+            self.check_it_runs()
+        return data
+
+    def check_it_runs(self) -> None:
+        trial = ExportSchedule(**{k: v for k, v in self.cleaned_data.items() if k != "weekdays"})
+        trial.weekdays = self.cleaned_data.get("weekdays") or []
+        try:
+            next_run_time(trial)
+        except (CronError, ValueError) as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class RecipientInline(admin.TabularInline):
+    model = ScheduleRecipient
+    extra = 1
+    raw_id_fields = ["user"]
+    verbose_name_plural = "Recipients besides the owner: a user, a group or an address per line"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return may_export(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return may_export(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return may_export(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return may_export(request)
+
+
+@admin.register(ExportSchedule)
+class ExportScheduleAdmin(OwnedAdmin):
+    form = ExportScheduleForm
+    inlines = [RecipientInline]
+    list_display = ["__str__", "owner", "timing", "next_run_at", "paused", "last_result"]
+    list_filter = ["paused", "kind", "incremental"]
+    readonly_fields = ["next_run_at", "last_run_at", "failures_in_row", "paused_reason", "history"]
+    actions = ["run_schedules_now", "pause_schedules", "resume_schedules"]
+
+    def owner_id_of(self, obj: ExportSchedule) -> int:
+        return obj.saved_export.owner_id
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request).select_related("saved_export__owner")
+        return qs.owned_by(request.user)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class WithRequest(form):
+            def __init__(self, *args, **kw) -> None:
+                super().__init__(*args, request=request, **kw)
+
+        return WithRequest
+
+    def save_model(self, request: HttpRequest, obj: ExportSchedule, form, change: bool) -> None:
+        if not owns(request, obj.saved_export.owner_id):
+            raise PermissionDenied
+        if obj.paused and not obj.paused_reason:
+            obj.paused_reason = f"Paused by {request.user.get_username()}."
+        if not obj.paused:
+            obj.paused_reason, obj.failures_in_row = "", 0
+        reschedule(obj)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="owner")
+    def owner(self, obj: ExportSchedule) -> str:
+        return obj.saved_export.owner.get_username()
+
+    @admin.display(description="when")
+    def timing(self, obj: ExportSchedule) -> str:
+        return describe(obj)
+
+    @admin.display(description="last result")
+    def last_result(self, obj: ExportSchedule) -> str:
+        run = obj.runs.first()
+        return f"{run.get_status_display()}: {run.message}" if run else "—"
+
+    @admin.display(description="run history")
+    def history(self, obj: ExportSchedule) -> str:
+        runs = obj.runs.all()[:20]
+        if not runs:
+            return "No runs yet."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:exports_schedulerun_change", args=[r.pk]),
+                    timezone.localtime(r.started_at).strftime("%Y-%m-%d %H:%M"),
+                    r.get_trigger_display(),
+                    r.get_status_display(),
+                    r.message,
+                )
+                for r in runs
+            ),
+        )
+        head = "<tr><th>Started</th><th>Trigger</th><th>Status</th><th>Result</th></tr>"
+        return format_html('<table class="run-history">{}{}</table>', format_html(head), rows)
+
+    @admin.action(description="Run now (as the scheduler would)")
+    def run_schedules_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for schedule in queryset:
+            run = run_now(schedule)
+            self.message_user(request, f"{schedule}: {run.get_status_display()}. {run.message}")
+
+    @admin.action(description="Pause")
+    def pause_schedules(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for schedule in queryset:
+            pause_by_owner(schedule, request.user)
+        self.message_user(request, f"Paused {len(queryset)} schedule(s).")
+
+    @admin.action(description="Resume")
+    def resume_schedules(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for schedule in queryset:
+            resume(schedule)
+        self.message_user(request, f"Resumed {len(queryset)} schedule(s).")
+
+
+class DeliveryInline(admin.TabularInline):
+    model = DeliveryLog
+    extra = 0
+    fields = ["to", "status", "rows", "filename", "error", "delivered_at", "audit"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ScheduleRun)
+class ScheduleRunAdmin(ReadOnlyAdmin):
+    """Read-only: a run's deliveries, one per recipient."""
+
+    inlines = [DeliveryInline]
+    list_display = ["schedule", "trigger", "started_at", "finished_at", "status", "message"]
+    list_filter = ["status", "trigger"]
+    fields = ["schedule", "trigger", "due_at", "started_at", "finished_at", "status", "message"]
+    readonly_fields = fields
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return may_export(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return may_export(request)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request).select_related("schedule__saved_export")
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(schedule__saved_export__owner=request.user)

@@ -1,0 +1,276 @@
+"""A changelist as the admin shows it: `list_display`'s columns under the changelist's headings,
+each cell read as the admin reads it (django.contrib.admin.utils.lookup_field) and kept typed
+where a file can do better than the admin's text:
+
+- a foreign key is the related object's str(); a choice field its label;
+- booleans (fields and `@admin.display(boolean=True)`) are real booleans, None left empty;
+- numbers, dates, date-times and JSON stay what they are in raw mode: a date-time is the same
+  instant, written in whatever time zone the export writes every date-time in;
+- a callable's HTML (format_html, mark_safe) becomes its text: tags stripped, entities
+  unescaped; any other value is the text the admin shows; the admin's "-" is an empty cell.
+
+Related objects are joined (select_related) or fetched a chunk at a time (prefetch_related), so
+streaming N rows costs a few queries per chunk, never one per row.
+"""
+
+import functools
+import html
+import re
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, time
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path, label_for_field
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
+from django.db import models
+from django.utils.html import strip_tags
+from django.utils.safestring import SafeData
+from django.utils.text import capfirst
+
+from exports.datasets.base import Column, kind_of
+
+Cell = Callable[[models.Model], Any]
+CHECKBOX = "action_checkbox"  # the changelist's own column, never data
+MISSING = object()
+
+
+def columns(
+    model_admin: Any, request: Any, is_sensitive: Callable[[str], bool]
+) -> list[tuple[Column, Any]]:
+    """(column, list_display entry) for what the changelist shows this request's user; fields
+    on the deny-list are left out, as in raw mode."""
+    model = model_admin.model
+    found: list[tuple[Column, Any]] = []
+    taken: set[str] = set()
+    for item in model_admin.get_list_display(request):
+        if item == CHECKBOX:
+            continue
+        fields = field_path(model, item)
+        if fields and is_sensitive(item):
+            continue
+        label, attr = label_for_field(item, model, model_admin, return_attr=True)
+        column = Column(
+            name=unique(column_name(item), taken),
+            source=item if fields else "",  # an ORM path, or nothing the database knows
+            heading=capfirst(str(label)),  # the changelist's header shows it capfirst'ed
+            description=str(fields[-1].help_text or "") if fields else "",
+            kind=field_kind(fields, item) if fields else ("boolean" if boolean(attr) else "text"),
+        )
+        found.append((column, item))
+    return found
+
+
+def field_path(model: type[models.Model], item: Any) -> list[models.Field]:
+    """The model fields a list_display name walks (`user`, `user_id`, `user__email`); [] for a
+    callable, a method or a property. Generic and reverse relations are attributes to the
+    admin, and so they are here."""
+    if not isinstance(item, str) or item == "__str__":
+        return []
+    try:
+        fields = get_fields_from_path(model, item)
+    except (FieldDoesNotExist, NotRelationField):
+        return []
+    last = fields[-1]
+    if last.is_relation and (
+        (last.many_to_one and last.related_model is None) or last.one_to_many or not last.concrete
+    ):
+        return []
+    return fields
+
+
+def is_object(fields: Sequence[models.Field], item: str) -> bool:
+    """Whether the name reads a related object (`user`), not its key (`user_id`)."""
+    last = fields[-1]
+    return last.is_relation and item.split("__")[-1] != last.attname
+
+
+def field_kind(fields: Sequence[models.Field], item: str) -> str:
+    if is_object(fields, item) or getattr(fields[-1], "flatchoices", None):
+        return "text"
+    return kind_of(fields[-1])
+
+
+def boolean(attr: Any) -> bool:
+    """The admin's test for a ticked/crossed icon: the callable's (or property's) `boolean`."""
+    if isinstance(attr, property):
+        return bool(getattr(attr.fget, "boolean", False))
+    return bool(getattr(attr, "boolean", False))
+
+
+def column_name(item: Any) -> str:
+    """A name every format can carry: `__str__` -> `str`, a lambda -> `lambda`."""
+    name = item if isinstance(item, str) else getattr(item, "__name__", "")
+    return re.sub(r"\W+", "_", name).strip("_") or "column"
+
+
+def unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def related(model: type[models.Model], items: Sequence[Any]) -> tuple[list[str], list[str]]:
+    """(paths to join, paths to prefetch): the related objects the columns read."""
+    joins, prefetch = [], []
+    for item in items:
+        fields = field_path(model, item)
+        if fields:
+            depth = len(fields) if is_object(fields, item) else len(fields) - 1
+            if depth and all(f.many_to_one or f.one_to_one for f in fields[:depth]):
+                joins.append("__".join(item.split("__")[:depth]))
+        elif isinstance(item, str) and generic_relation(model, item):
+            prefetch.append(item)
+    return joins, prefetch
+
+
+def generic_relation(model: type[models.Model], name: str) -> bool:
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return bool(field.many_to_one and field.related_model is None)
+
+
+def with_related(queryset: models.QuerySet, items: Sequence[Any]) -> models.QuerySet:
+    """Joins the related objects the columns read; select_related() without names (what the
+    changelist does for list_select_related=True) skips nullable keys, and naming some would
+    drop the others, so there they are prefetched a chunk at a time instead."""
+    joins, prefetch = related(queryset.model, items)
+    if queryset.query.select_related is True:
+        prefetch = joins + prefetch
+    elif joins:
+        queryset = queryset.select_related(*joins)
+    return queryset.prefetch_related(*prefetch) if prefetch else queryset
+
+
+def rows(
+    model_admin: Any, queryset: models.QuerySet, items: Sequence[Any], chunk_size: int = 2000
+) -> Iterator[list[Any]]:
+    """Model instances a chunk at a time (prefetches run per chunk), one list per row.
+    Call inside transaction.atomic() on PostgreSQL, like Dataset.rows()."""
+    cells = [cell(model_admin, item) for item in items]
+    for obj in queryset.iterator(chunk_size):
+        try:
+            row = [read(obj) for read in cells]
+        except ObjectDoesNotExist:  # a missing related row: the admin shows "-"
+            row = [guarded(read, obj) for read in cells]
+        yield row
+
+
+def guarded(read: Cell, obj: models.Model) -> Any:
+    try:
+        return read(obj)
+    except ObjectDoesNotExist:
+        return None
+
+
+def cell(model_admin: Any, item: Any) -> Cell:
+    """How one column reads an instance; chosen once per export, not per row."""
+    fields = field_path(model_admin.model, item)
+    if fields:
+        return field_cell(fields, item)
+    read = computed(model_admin, item)
+    _, attr = label_for_field(item, model_admin.model, model_admin, return_attr=True)
+    if boolean(attr):
+        return lambda obj: None if (value := read(obj)) is None else bool(value)
+    return lambda obj: as_shown(read(obj))
+
+
+def field_cell(fields: Sequence[models.Field], item: str) -> Cell:
+    read = attribute(item.split("__"))
+    last = fields[-1]
+    if is_object(fields, item):
+        return lambda obj: None if (value := read(obj)) is None else str(value)
+    if getattr(last, "flatchoices", None):
+        return choice_cell(read, last)
+    return read
+
+
+def attribute(parts: list[str]) -> Cell:
+    """obj.a.b.c, None as soon as a step is None (a nullable foreign key)."""
+    if len(parts) == 1:
+        name = parts[0]
+        return lambda obj: getattr(obj, name)
+
+    def read(obj: Any) -> Any:
+        for part in parts:
+            obj = getattr(obj, part)
+            if obj is None:
+                return None
+        return obj
+
+    return read
+
+
+def choice_cell(read: Cell, field: models.Field) -> Cell:
+    """The choice's label; a value outside the choices stays as it is."""
+    labels = {}
+    for value, label in field.flatchoices:
+        try:
+            labels[value] = str(label)
+        except TypeError:  # an unhashable (list-like) choice: shown as its value
+            continue
+
+    def label(obj: models.Model) -> Any:
+        value = read(obj)
+        try:
+            return labels.get(value, value)
+        except TypeError:
+            return value
+
+    return label
+
+
+def computed(model_admin: Any, item: Any) -> Cell:
+    """lookup_field()'s order for anything that is not a field: a callable, a ModelAdmin
+    method, then the instance's method, property or attribute (a path walked step by step)."""
+    if callable(item):
+        return item
+    if item != "__str__" and hasattr(model_admin, item):
+        return getattr(model_admin, item)
+    parts = item.split("__")
+
+    def read(obj: Any) -> Any:
+        value = getattr(obj, item, MISSING)
+        if value is MISSING:
+            value = walk(obj, parts)
+        return value() if callable(value) else value
+
+    return read
+
+
+def walk(obj: Any, parts: list[str]) -> Any:
+    for part in parts:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+@functools.lru_cache(maxsize=4096)
+def html_text(value: str) -> str:
+    """The text of some HTML. Cached: strip_tags() runs an HTML parser, the slowest step of a
+    row, and a changelist's badges and links repeat from row to row."""
+    if "<" not in value and "&" not in value:
+        return value
+    return html.unescape(strip_tags(value))
+
+
+def as_shown(value: Any) -> Any:
+    """display_for_value() minus the markup and the localisation: text, numbers and dates."""
+    if isinstance(value, SafeData):
+        value = html_text(str(value))
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if value is None or isinstance(value, bool):
+        return None if value is None else str(value)
+    if isinstance(value, int | float | Decimal | date | time):
+        return value
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or None
+    text = str(value)
+    return text if text.strip() else None

@@ -1,0 +1,122 @@
+"""When a schedule runs next, in the site's time zone (settings.TIME_ZONE), DST-safe.
+
+Daily, weekly and cron times are wall-clock times: "Monday 07:00" stays 07:00 local across a
+change of offset. A wall time that does not exist (the hour skipped in spring) runs at the
+same distance past the change (02:30 -> 03:30); a wall time that happens twice (the hour
+repeated in autumn) runs once, at its first occurrence. Hourly intervals are absolute: every
+N hours of elapsed time, whatever the clock says.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from exports.scheduling.cron import Cron, CronError, parse
+
+# How far ahead to look for a matching day: "29 February, a Monday" happens within 28 years.
+HORIZON_DAYS = 366 * 28
+
+
+def site_zone() -> ZoneInfo:
+    zone = timezone.get_default_timezone()
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(str(zone))
+
+
+def at_wall_time(day: date, clock: time_of_day, zone: ZoneInfo) -> datetime:
+    """The instant a wall clock in `zone` shows `clock` on `day` (see the module docstring)."""
+    naive = datetime.combine(day, clock.replace(tzinfo=None, fold=0))
+    return naive.replace(tzinfo=zone).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Timing:
+    kind: str  # interval | weekly | cron
+    every: int = 1
+    unit: str = "days"  # hours | days
+    weekdays: tuple[int, ...] = ()  # 0 = Monday
+    at_time: time_of_day = time_of_day(7, 0)
+    cron: str = ""
+    starts_at: datetime | None = None
+
+    @classmethod
+    def of(cls, schedule) -> "Timing":
+        return cls(
+            kind=schedule.kind,
+            every=schedule.every or 1,
+            unit=schedule.unit,
+            weekdays=tuple(int(d) for d in schedule.weekdays or ()),
+            at_time=schedule.at_time,
+            cron=schedule.cron,
+            starts_at=schedule.starts_at,
+        )
+
+    def next_after(self, after: datetime, zone: ZoneInfo | None = None) -> datetime:
+        """The first run strictly after `after` (and not before starts_at)."""
+        zone = zone or site_zone()
+        if self.starts_at and after < self.starts_at:
+            after = self.starts_at - timedelta(microseconds=1)
+        if self.kind == "interval" and self.unit == "hours":
+            return self._every_hours(after)
+        if self.kind == "interval":
+            return self._every_days(after, zone)
+        if self.kind == "weekly":
+            days = frozenset(self.weekdays)
+            return first_after(after, zone, lambda d: d.weekday() in days, [self.at_time])
+        if self.kind == "cron":
+            return cron_after(parse(self.cron), after, zone)
+        raise ValueError(f"Unknown schedule kind {self.kind!r}.")
+
+    def _every_hours(self, after: datetime) -> datetime:
+        anchor = self.starts_at or after
+        period = timedelta(hours=self.every)
+        if after < anchor:
+            return anchor
+        return anchor + period * ((after - anchor) // period + 1)
+
+    def _every_days(self, after: datetime, zone: ZoneInfo) -> datetime:
+        first = (self.starts_at or after).astimezone(zone).date()
+        return first_after(
+            after, zone, lambda d: (d - first).days % self.every == 0, [self.at_time]
+        )
+
+    def describe(self) -> str:
+        """What people read on My downloads and in the admin."""
+        if self.kind == "interval":
+            unit = self.unit[:-1] if self.every == 1 else self.unit
+            count = "" if self.every == 1 else f"{self.every} "
+            when = "" if self.unit == "hours" else f" at {self.at_time:%H:%M}"
+            return f"every {count}{unit}{when}"
+        if self.kind == "weekly":
+            names = ", ".join(WEEKDAY_NAMES[d] for d in sorted(self.weekdays)) or "no day"
+            return f"weekly on {names} at {self.at_time:%H:%M}"
+        return f"cron {self.cron}"
+
+
+WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def first_after(after, zone, day_matches, clocks) -> datetime:
+    """The first wall time `clocks` on a matching day, as an instant strictly after `after`.
+    Starts a day early: a wall time on the previous local date may still lie ahead."""
+    start = after.astimezone(zone).date() - timedelta(days=1)
+    for offset in range(HORIZON_DAYS):
+        day = start + timedelta(days=offset)
+        if not day_matches(day):
+            continue
+        for clock in clocks:
+            when = at_wall_time(day, clock, zone)
+            if when > after:
+                return when
+    raise CronError("This schedule never runs: no day in the next 28 years matches it.")
+
+
+def cron_after(cron: Cron, after: datetime, zone: ZoneInfo) -> datetime:
+    clocks = [time_of_day(h, m) for h in cron.hours for m in cron.minutes]
+    return first_after(after, zone, cron.matches_day, clocks)
+
+
+def next_run_time(schedule, after: datetime | None = None) -> datetime:
+    return Timing.of(schedule).next_after(after or timezone.now())

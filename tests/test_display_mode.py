@@ -1,0 +1,319 @@
+"""Changelist exports "as shown in the admin": list_display's columns, headings and values."""
+
+import csv
+import io
+import json
+import math
+import warnings
+from datetime import datetime
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Permission, User
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from exports.admin.mixin import ExportMixin
+from exports.datasets.changelist import DisplayDataset, dataset_for
+from exports.datasets.conditions import ConditionError
+from exports.engine import export
+from exports.formats import WRITERS
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
+from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
+from project.demo.admin import ExportingUserAdmin, UserPointAdmin, WalletTransactionAdmin
+from project.demo.models import UserPoint, WalletTransaction
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+WALLET = "admin:demo.wallettransaction"
+POINTS = "admin:demo.userpoint"
+DISPLAY = {"values": "display"}
+KIND_LABELS = {"deposit": "Deposit", "withdrawal": "Withdrawal", "reward": "Reward"}
+KIND_LABELS["purchase"] = "Purchase"
+
+
+@pytest.fixture
+def clerk(db) -> User:
+    """Staff who may export and view the demo's points, wallet transactions and users."""
+    user = make_user("clerk", staff=True, export=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_wallettransaction", "view_user"])
+    )
+    return User.objects.get(pk=user.pk)  # a fresh object: no stale permission cache
+
+
+def swap_admin(monkeypatch, model, admin_class) -> None:
+    """The export looks the ModelAdmin up in admin.site, as the worker does."""
+    monkeypatch.setitem(admin.site._registry, model, admin_class(model, admin.site))
+
+
+def csv_rows(body: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(body.decode())))
+
+
+def export_bytes(dataset, fmt: str = "csv", filters=None) -> bytes:
+    out = io.BytesIO()
+    export(out, dataset, fmt, filters)
+    return out.getvalue()
+
+
+def signed(amount) -> str:
+    return "in" if amount >= 0 else "out"
+
+
+def test_a_changelist_exports_its_columns_headings_and_values_as_shown(clerk, demo_data, settings):
+    """A choice field as its label, a foreign key as str(), a callable's HTML as text; a
+    date-time is the same instant as in raw mode, whatever the site's zone."""
+    settings.TIME_ZONE = "America/New_York"
+    dataset = dataset_for(WALLET, clerk, {}, display=True)
+    rows = csv_rows(export_bytes(dataset))
+    assert rows[0] == ["ID", "User", "Kind", "Amount", "In/out", "Created"]
+    expected = [
+        [str(t.pk), t.user.username, KIND_LABELS[t.kind], str(t.amount), signed(t.amount)]
+        for t in WalletTransaction.objects.select_related("user").order_by("pk")
+    ]
+    assert len(expected) > 50 and [r[:5] for r in rows[1:]] == expected
+    created = WalletTransaction.objects.order_by("pk").values_list("created", flat=True)
+    assert [datetime.fromisoformat(r[5]) for r in rows[1:]] == list(created)
+    assert {r[4] for r in rows[1:]} == {"in", "out"}, "the demo has both kinds of amount"
+
+
+def test_model_methods_plain_functions_and_boolean_callables_come_out(
+    clerk, demo_data, monkeypatch
+):
+    @admin.display(description="Big?", boolean=True)
+    def big(obj: UserPoint) -> bool | None:
+        return None if obj.points == 0 else obj.points > 250
+
+    class Shown(UserPointAdmin):
+        list_display = ["__str__", "player", "game", "scored", big, "user__email", "created"]
+
+    swap_admin(monkeypatch, UserPoint, Shown)
+    dataset = dataset_for(POINTS, clerk, {}, display=True)
+    headings = [c.heading for c in dataset.columns]
+    assert headings == ["User point", "Player", "Game", "Scored", "Big?", "User  email", "Created"]
+    objects = json.loads(export_bytes(dataset, "json"))
+    points = UserPoint.objects.select_related("user", "game").order_by("pk")
+    assert len(objects) == points.count()
+    for obj, point in zip(objects, points, strict=True):
+        user = point.user
+        assert obj["str"] == f"{point.points} points"
+        assert obj["player"] == (user.get_full_name() or user.username), "no tags, no &#x27;"
+        assert obj["game"] == point.game.name
+        assert obj["scored"] is (point.points > 0), "a boolean stays a boolean"
+        assert obj["big"] == (None if point.points == 0 else point.points > 250)
+        assert obj["user__email"] == user.email
+
+
+def test_html_and_formula_like_names_are_written_as_plain_safe_text(clerk, demo_data):
+    """The demo's awkward names: O'Brien, He said "hi", =1+1 behind a mailto link."""
+    User.objects.filter(username="player0000000").update(first_name="", last_name="=1+1")
+    User.objects.filter(username="player0000001").update(first_name="Tom &", last_name="<Jerry>")
+    dataset = dataset_for(POINTS, clerk, {}, display=True)
+    rows = csv_rows(export_bytes(dataset))
+    player = rows[0].index("Player")
+    by_user = {r[rows[0].index("User")]: r[player] for r in rows[1:]}
+    assert by_user["player0000000"] == "'=1+1", "neutralised like any text"
+    assert by_user["player0000001"] == "Tom & <Jerry>", "tags gone, entities unescaped"
+    assert not any("<a " in name or "&#" in name for name in by_user.values())
+
+
+def query_count(dataset, chunk_size: int) -> tuple[int, int]:
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        rows = sum(1 for _ in dataset.rows(chunk_size=chunk_size))
+    return rows, len(queries.captured_queries)
+
+
+@pytest.mark.parametrize(
+    "admin_class",
+    [
+        UserPointAdmin,  # list_select_related names the keys: joined
+        WalletTransactionAdmin,  # list_select_related = False: the changelist's own choice
+        type("NoJoins", (UserPointAdmin,), {"list_select_related": ()}),  # joined by us
+    ],
+)
+def test_queries_grow_with_chunks_never_with_rows(clerk, demo_data, monkeypatch, admin_class):
+    model = UserPoint if issubclass(admin_class, UserPointAdmin) else WalletTransaction
+    swap_admin(monkeypatch, model, admin_class)
+    name = POINTS if model is UserPoint else WALLET
+    dataset = dataset_for(name, clerk, {}, display=True)
+    assert any(c.source == "user" for c in dataset.columns), "a foreign key column"
+    assert any(c.source == "" for c in dataset.columns), "a callable column"
+    chunk = 20
+    rows, queries = query_count(dataset, chunk)
+    assert rows == model.objects.count() >= 60
+    assert queries <= 2 + 2 * math.ceil(rows / chunk), queries
+
+
+def test_a_nullable_key_select_related_skips_is_prefetched_per_chunk(clerk, demo_data, monkeypatch):
+    """select_related() without names (a ModelAdmin's get_queryset, or list_select_related =
+    True) leaves nullable keys out: those are fetched a chunk at a time, and the missing ones
+    are empty cells."""
+
+    class Audits(ExportMixin, admin.ModelAdmin):
+        list_display = ["dataset", "requested_by", "status"]
+
+        def get_queryset(self, request):
+            with warnings.catch_warnings():  # deprecated from Django 6.1, common before it
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", PendingDeprecationWarning)
+                return super().get_queryset(request).select_related()
+
+    swap_admin(monkeypatch, ExportAudit, Audits)
+    root = User.objects.create_superuser("root", "root@example.com", "pw")
+    ExportAudit.objects.bulk_create(
+        ExportAudit(dataset=f"d{n}", format="csv", requested_by=[root, clerk, None][n % 3])
+        for n in range(90)
+    )
+    dataset = dataset_for("admin:exports.exportaudit", root, {}, display=True)
+    rows, queries = query_count(dataset, 20)
+    assert rows == 90
+    assert math.ceil(rows / 20) <= queries <= 2 + 2 * math.ceil(rows / 20), queries
+    with transaction.atomic():
+        shown = {row[0]: row[1:] for row in dataset.rows(chunk_size=20)}
+    assert [shown[f"d{n}"] for n in range(4)] == [
+        ["root", "Queued"],
+        ["clerk", "Queued"],
+        [None, "Queued"],
+        ["root", "Queued"],
+    ]
+
+
+def test_the_worker_honours_the_choice_and_xlsx_shows_the_labels(clerk, demo_data):
+    accepted = queue_export(clerk, WALLET, "xlsx", {}, DISPLAY)
+    assert accepted.audit.options == DISPLAY
+    run(str(accepted.audit.pk))
+    audit = ExportAudit.objects.get(pk=accepted.audit.pk)
+    assert audit.status == ExportStatus.COMPLETED, audit.error
+    assert audit.row_count == WalletTransaction.objects.count()
+    with DownloadFile.objects.get(audit=audit).open() as handle:
+        sheet = load_workbook(io.BytesIO(handle.read()), read_only=True).active
+        cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert cells[0] == ["ID", "User", "Kind", "Amount", "In/out", "Created"]
+    first = WalletTransaction.objects.select_related("user").order_by("pk").first()
+    assert cells[1][:5] == [first.pk, first.user.username, KIND_LABELS[first.kind]] + [
+        float(first.amount),
+        signed(first.amount),
+    ]
+    assert cells[1][5] == timezone.localtime(first.created).replace(tzinfo=None)
+    assert {row[2] for row in cells[1:]} <= set(KIND_LABELS.values())
+    assert len(cells) - 1 == audit.row_count
+
+
+def post_export(client, query: str = "", **fields):
+    ids = list(WalletTransaction.objects.order_by("pk").values_list("pk", flat=True)[:25])
+    data = {"action": "export_rows", "_selected_action": ids, **fields}
+    return client.post(reverse("admin:demo_wallettransaction_changelist") + query, data), ids
+
+
+def test_the_options_page_offers_the_choice_and_an_immediate_download_follows_it(
+    client, clerk, demo_data
+):
+    client.force_login(clerk)
+    page, _ = post_export(client)
+    html = page.content.decode()
+    assert 'name="values" value="display"' in html and 'name="values" value="raw"' in html
+    assert "ID, User, Kind, Amount, In/out, Created" in html
+    response, ids = post_export(
+        client, post="yes", format="csv", delivery=Delivery.IMMEDIATE, values="display"
+    )
+    assert response.status_code == 200, response.content[:300]
+    rows = csv_rows(b"".join(response.streaming_content))
+    assert rows[0] == ["ID", "User", "Kind", "Amount", "In/out", "Created"]
+    assert [int(r[0]) for r in rows[1:]] == ids
+    assert all(r[2] in KIND_LABELS.values() for r in rows[1:])
+    audit = ExportAudit.objects.get()
+    assert audit.options == {**DISPLAY, "time_zone": "UTC"}  # the page always names the zone
+    assert audit.status == ExportStatus.COMPLETED
+
+
+def test_raw_values_stay_the_default(client, clerk, demo_data):
+    client.force_login(clerk)
+    columns = ["id", "user_id", "username", "amount", "kind", "note", "created"]
+    response, ids = post_export(
+        client, post="yes", format="csv", delivery=Delivery.IMMEDIATE, columns=columns
+    )
+    assert response.status_code == 200
+    rows = csv_rows(b"".join(response.streaming_content))
+    assert rows[0] == ["ID", "User ID", "Username", "Amount", "Kind", "Note", "Created"]
+    raw = {t.pk: t.kind for t in WalletTransaction.objects.filter(pk__in=ids)}
+    assert [r[4] for r in rows[1:]] == [raw[int(r[0])] for r in rows[1:]], "values, not labels"
+    assert ExportAudit.objects.get().options == {"time_zone": "UTC"}  # no "values": raw
+    assert not isinstance(dataset_for(WALLET, clerk, {}), DisplayDataset)
+
+
+def test_only_what_the_admin_shows_this_user_never_the_checkbox_or_secrets(
+    clerk, demo_data, monkeypatch
+):
+    class Guarded(WalletTransactionAdmin):
+        def get_list_display(self, request):
+            shown = ["action_checkbox", "id", "user", "kind", "amount", "direction"]
+            return shown if request.user.is_superuser else ["id", "user", "kind"]
+
+    class Secretive(ExportingUserAdmin):
+        list_display = ["username", "password", "email", "last_login"]
+
+    swap_admin(monkeypatch, WalletTransaction, Guarded)
+    swap_admin(monkeypatch, User, Secretive)
+    assert [c.name for c in dataset_for(WALLET, clerk, {}, display=True).columns] == [
+        "id",
+        "user",
+        "kind",
+    ]
+    root = User.objects.create_superuser("root", "root@example.com", "pw")
+    shown = dataset_for(WALLET, root, {}, display=True).columns
+    assert [c.name for c in shown] == ["id", "user", "kind", "amount", "direction"]
+    users = dataset_for("admin:auth.user", root, {}, display=True)
+    assert [c.name for c in users.columns] == ["username", "email", "last_login"]
+    body = export_bytes(users).decode()
+    assert "pbkdf2" not in body and "root@example.com" in body
+
+
+def test_a_declared_dataset_has_no_admin_view_to_show(clerk, demo_data):
+    with pytest.raises(ConditionError, match="Only an admin changelist"):
+        queue_export(clerk, "user_points", "csv", {}, DISPLAY)
+    assert not ExportAudit.objects.exists()
+
+
+def test_filters_row_limit_and_column_choice_apply_as_in_raw_mode(clerk, demo_data):
+    dataset = dataset_for(
+        WALLET, clerk, {"changelist": "kind__exact=reward"}, ["id", "kind"], display=True
+    )
+    rows = csv_rows(export_bytes(dataset, filters={"limit": 7}))
+    assert rows[0] == ["ID", "Kind"]
+    rewards = WalletTransaction.objects.filter(kind="reward").order_by("pk")[:7]
+    assert rows[1:] == [[str(t.pk), "Reward"] for t in rewards]
+
+
+def test_export_bench_compares_display_mode_with_raw_values(demo_data):
+    out = io.StringIO()
+    call_command(
+        "export_bench",
+        "admin:demo.userpoint",
+        "--rows",
+        "300",
+        "--mode",
+        "display",
+        "--formats",
+        "csv",
+        stdout=out,
+    )
+    raw, shown = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert (raw["mode"], shown["mode"]) == ("raw", "display")
+    assert raw["rows"] == shown["rows"] == 300, (raw, shown)
+    assert shown["ratio_vs_raw"] > 0 and shown["rows_per_s"] > 0
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_every_format_writes_a_changelist_as_shown(clerk, demo_data, fmt):
+    dataset = dataset_for(POINTS, clerk, {}, display=True)
+    out = io.BytesIO()
+    result = export(out, dataset, fmt, {"limit": 50}, {"data_dictionary": True})
+    assert result.rows == 50 and out.tell() > 0
+    kinds = {c.name: c.kind for c in dataset.columns}
+    assert kinds["scored"] == "boolean" and kinds["user"] == kinds["player"] == "text"
