@@ -11,15 +11,17 @@ import re
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.core.files.storage import Storage
 from django.db.models import Count, Sum
 from django.utils import timezone
 
 from exports.conf import app_settings
-from exports.delivery.purge import ROOT, TEMPORARY_PREFIX, walk
+from exports.delivery.purge import ROOT, TEMPORARY_PREFIX
 from exports.delivery.storage import exports_storage
 from exports.models import PENDING, DownloadFile, ExportAudit, ExportStatus
 from exports.tools.loadtest import percentile
@@ -85,6 +87,19 @@ def count_statuses(figures: Figures) -> None:
         for a in audits.filter(status=ExportStatus.COMPLETED).only("queued_at", "finished_at")
     )
     figures.p50_seconds, figures.p95_seconds = percentile(waits, 50), percentile(waits, 95)
+
+
+def walk(storage: Storage, folder: str) -> Iterator[str]:
+    """Every file under `folder`, whatever its shape (the purge looks at its own shape only;
+    the ledger counts anything left behind), through the storage API."""
+    try:
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for sub in folders:
+        yield from walk(storage, f"{folder}/{sub}")
 
 
 def count_storage(figures: Figures, now: datetime, grace: timedelta) -> None:
