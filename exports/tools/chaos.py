@@ -215,6 +215,9 @@ def set_stage(options: ChaosOptions, workdir: Path, stack: ExitStack) -> tuple[S
     sink = mail_sink(workdir, stack)
     env.update(sink.env() if sink else {"EMAIL_BACKEND": CONSOLE_MAIL})
     manage(env, "migrate", "--noinput", "-v0", log=workdir / "migrate.log")
+    # The demo's rows (the chaos run plays the demo project; exports imports nothing of it).
+    rows = str(max(options.rows, 1000))
+    manage(env, "seed_demo", "--rows", rows, log=workdir / "migrate.log")
     spec = CrowdSpec(
         dataset=options.dataset,
         seed=options.seed,

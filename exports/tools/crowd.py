@@ -34,7 +34,6 @@ from exports.models import PENDING, Delivery, DownloadFile, ExportAudit, ExportS
 from exports.tools import ledger
 from exports.tools.loadtest import load_users
 from exports.tools.readback import READERS
-from project.demo.seed import top_up
 
 log = logging.getLogger(__name__)
 FORMATS = sorted(READERS)
@@ -103,7 +102,6 @@ class Crowd:
     # --- one step of everyone --------------------------------------------------------------
 
     def prepare(self) -> None:
-        top_up(max(self.spec.rows, 1000))
         users = load_users(self.spec.users, self.spec.dataset, prefix="chaos")
         self.people = [Person(user) for user in users]
 
