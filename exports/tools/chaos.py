@@ -30,6 +30,7 @@ from exports.tools.faults import (
     SCALEOUT_KINDS,
     Clusters,
     Fault,
+    demo_command,
     kill_cluster,
     kill_worker,
     plan,
@@ -139,7 +140,7 @@ def base_env(workdir: Path, workers: int) -> dict[str, str]:
 def manage(env: dict[str, str], *args: str, log: Path) -> None:
     with open(log, "ab") as out:
         subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=out,
+            demo_command(*args), cwd=ROOT, env=env, stdout=out,
             stderr=subprocess.STDOUT, check=True, timeout=300,
         )  # fmt: skip
 
@@ -271,11 +272,9 @@ def run_chaos(options: ChaosOptions) -> dict:
 
 
 def start_crowd(env: dict[str, str], workdir: Path, dataset: str) -> subprocess.Popen:
-    command = ["manage.py", "export_load", dataset, "--chaos-client", str(workdir / "spec.json")]
+    command = demo_command("export_load", dataset, "--chaos-client", str(workdir / "spec.json"))
     with open(workdir / "crowd.log", "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def read_report(workdir: Path, crowd: subprocess.Popen) -> dict:

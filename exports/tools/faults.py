@@ -17,6 +17,13 @@ from pathlib import Path
 from exports.tools.processes import parent_pids, stop
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def demo_command(*args: str) -> list[str]:
+    """argv of the demo's `manage.py <args>`, to run with cwd=ROOT in the chaos environment."""
+    return [sys.executable, "manage.py", *args]
+
+
 DEFAULT_KINDS = ("worker_kill", "cluster_kill", "pg_restart")
 SCALEOUT_KINDS = (*DEFAULT_KINDS, "redis_restart", "s3_outage")
 
@@ -58,7 +65,7 @@ class Clusters:
         self.started_at[index] = time.monotonic()
         with open(self.logdir / f"qcluster-{index}.log", "ab") as log:
             self.procs[index] = subprocess.Popen(
-                [sys.executable, "manage.py", "qcluster"],
+                demo_command("qcluster"),
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
