@@ -21,6 +21,7 @@ from exports.engine.copysql import csv_sql, digit_ranges, iso_text, text_sql
 from exports.engine.copystream import copy_chunks, session_zone
 from exports.engine.fastpath import (
     compressing,
+    json_copy,
     write_csv,
     write_json,
     write_sqlite,
@@ -51,6 +52,9 @@ EDGES = [
     'a\\"b',
     "tab\tand\nnewline\r",
     "\x01control",
+    "\x0bvertical\x0cform\x08back\x1funit",  # \v is COPY's escape but not JSON's
+    "\\N",  # COPY's NULL, as text
+    "\\v%s%%",
 ]
 
 
@@ -154,6 +158,19 @@ def test_json_from_copy_is_byte_identical_to_the_json_writer(awkward, names, zon
     fast = fast_file(write_json, sources, options)
     assert fast == python_file("json", sources, options)
     assert json.loads(fast)  # and it parses
+
+
+def test_json_values_come_as_text_and_the_client_writes_the_objects(awkward):
+    """Tables without JSON columns take engine.jsonblocks' path, null strings included."""
+    User.objects.create(username="never-logged-in", first_name="", last_login=None)
+    source = TableSource.build(registry.get("users"), {})
+    copy, quoted = json_copy(source, "UTC")
+    assert copy.options == "FORMAT text" and any(quoted)
+    fast = fast_file(write_json, [source], Options())
+    assert fast == python_file("json", [source], Options())
+    rows = {row["username"]: row for row in json.loads(fast)}
+    assert rows["never-logged-in"]["last_login"] is None
+    assert json_copy(TableSource.build(registry.get("user_interactions"), {}), "UTC")[1] is None
 
 
 def sqlite_contents(data: bytes, tmp_path) -> dict[str, list[tuple]]:

@@ -168,6 +168,19 @@ def resolve_field(model: type[models.Model], path: str) -> models.Field:
         raise ValueError(f"{model.__name__} has no field {path!r}") from exc
 
 
+def may_be_null(model: type[models.Model], path: str) -> bool:
+    """Whether a value read along an ORM path can be NULL: a field that allows it, or a
+    relation on the way that may find nothing (a nullable foreign key, a reverse or
+    many-to-many relation)."""
+    current = model
+    for part in path.split("__"):
+        field = _field(current, part)
+        if field.null or field.one_to_many or field.many_to_many:
+            return True
+        current = field.related_model
+    return False
+
+
 def _field(model: type[models.Model], name: str) -> models.Field:
     return model._meta.pk if name == "pk" else model._meta.get_field(name)
 

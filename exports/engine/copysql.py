@@ -129,6 +129,38 @@ def json_sql(column: Column, field: models.Field, ref: str, zone: str = "UTC") -
     return None if text is None else f"COALESCE(to_json({text})::text, 'null')"
 
 
+# Kinds whose JSON text is a number, a boolean or JSON itself: everything else is a string.
+JSON_UNQUOTED = frozenset({"integer", "float", "decimal", "boolean", "json"})
+
+
+def json_bare_sql(
+    column: Column, field: models.Field, ref: str, zone: str = "UTC", *, nullable: bool = True
+) -> str | None:
+    """json_sql() less what the client adds (engine.jsonblocks): strings without their
+    quotes or escapes, NULL for a null string; an integer that cannot be NULL as it is.
+    JSON columns hold quotes that must stay as they are, so they keep json_sql() (None)."""
+    if column.kind == "json":
+        return None
+    if column.kind == "integer" and not nullable:
+        return ref if isinstance(field, models.IntegerField | models.AutoField) else None
+    if column.kind in JSON_UNQUOTED:
+        return json_sql(column, field, ref, zone)
+    if isinstance(field, models.DateTimeField) and settings.USE_TZ:
+        return iso_text(ref, zone)
+    return text_sql(field, ref, neutralise=False, zone=zone)
+
+
+def sqlite_text_sql(column: Column, field: models.Field, ref: str, zone: str = "UTC") -> str | None:
+    """sqlite_sql() for COPY's text format, where the client binds every value as text and
+    the column's affinity types it as the writer's binder would: booleans as 1 and 0.
+    Floats are left to the binary COPY: SQLite's own text-to-REAL is not Python's float()."""
+    if column.kind == "float":
+        return None
+    if column.kind == "boolean" and isinstance(field, models.BooleanField):
+        return f"{ref}::int"
+    return sqlite_sql(column, field, ref, zone)
+
+
 def sqlite_sql(column: Column, field: models.Field, ref: str, zone: str = "UTC") -> str | None:
     """What formats.sqlite.binders() makes of the value, typed for a binary COPY: integers,
     floats and booleans as they are, everything else as the text the binder gives."""

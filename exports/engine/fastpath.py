@@ -16,9 +16,19 @@ from typing import Any
 
 from django.db.models import Field
 
-from exports.datasets.base import Column
-from exports.engine.copysql import csv_sql, json_sql, literal, sqlite_sql
+from exports.datasets.base import Column, may_be_null
+from exports.engine.copysql import (
+    JSON_UNQUOTED,
+    csv_sql,
+    json_bare_sql,
+    json_sql,
+    literal,
+    sqlite_sql,
+    sqlite_text_sql,
+)
 from exports.engine.copystream import Copy, copy_lines, copy_statement, copy_tuples
+from exports.engine.copytext import backslashes, split_values, unescape, value_indices
+from exports.engine.jsonblocks import json_rows
 from exports.engine.progress import Progress
 from exports.engine.tables import TableSource
 from exports.formats import WRITERS, Options
@@ -29,6 +39,7 @@ from exports.formats.csv import BOM
 # COPY passes each JSON line through untouched.
 JSON_LINE = r"FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02'"
 TSV_LINE = r"FORMAT csv, DELIMITER E'\t'"
+TEXT = "FORMAT text"
 BINARY = "FORMAT binary"
 
 
@@ -137,46 +148,95 @@ def compressing(member: Any, depth: int = 4) -> Iterator[Callable[[bytes], Any]]
         raise failed[0]
 
 
+def _json_bare(source: TableSource) -> Callable[[Column, Field, str, str], str | None]:
+    model = source.dataset.model
+
+    def expression(column: Column, field: Field, ref: str, zone: str) -> str | None:
+        nullable = may_be_null(model, column.source)
+        return json_bare_sql(column, field, ref, zone, nullable=nullable)
+
+    return expression
+
+
+def json_copy(source: TableSource, zone: str) -> tuple[Copy, list[bool] | None] | None:
+    """The table's COPY and which of its values are strings the client quotes (engine.
+    jsonblocks); a table with JSON columns has PostgreSQL build each object (None)."""
+    copy = copy_statement(source, _json_bare(source), TEXT, zone=zone)
+    if copy is not None:
+        return copy, [c.kind not in JSON_UNQUOTED for c in source.columns]
+    copy = copy_statement(source, json_sql, JSON_LINE, _json_object, zone)
+    return None if copy is None else (copy, None)
+
+
 def write_json(out, sources: Sequence[TableSource], options: Options, progress: Progress) -> bool:
     """JsonWriter's output: an array of objects, or an object of arrays for several tables."""
-    zone = options.time_zone
-    copies = [copy_statement(s, json_sql, JSON_LINE, _json_object, zone) for s in sources]
-    if None in copies:
+    plans = [json_copy(s, options.time_zone) for s in sources]
+    if None in plans:
         return False
-    multi = len(copies) > 1 or options.data_dictionary or options.extra.get("multi_table")
+    multi = len(plans) > 1 or options.data_dictionary or options.extra.get("multi_table")
     names: set[str] = set()
-    for n, copy in enumerate(copies):
+    for n, (copy, quoted) in enumerate(plans):
         if multi:
             name = unique_name(copy.source.name, names)
             out.write((("{\n" if not n else ",\n") + json_string(name) + ": [").encode())
         else:
             out.write(b"[")
-        # Each line is `{...},\n` (JSON text holds no raw newline): all but the last line go
-        # out as they are; the last loses its comma.
-        last = None
-        for chunk in copy_lines(copy, progress):
-            out.write((b"\n" if last is None else last) + b"".join(chunk[:-1]))
-            last = bytes(chunk[-1])
-        out.write(b"]" if last is None else last[:-2] + b"\n]")
+        if quoted is None:
+            write_json_lines(out, copy, progress)
+            continue
+        empty = True
+        for block in json_rows(copy, progress, [c.name for c in copy.source.columns], quoted):
+            out.write(block)
+            empty = False
+        out.write(b"]" if empty else b"\n]")
     out.write(b"\n}\n" if multi else b"\n")
     return True
+
+
+def write_json_lines(out, copy: Copy, progress: Progress) -> None:
+    """Each line is `{...},\n` (JSON text holds no raw newline): all but the last line go
+    out as they are; the last loses its comma."""
+    last = None
+    for chunk in copy_lines(copy, progress):
+        out.write((b"\n" if last is None else last) + b"".join(chunk[:-1]))
+        last = bytes(chunk[-1])
+    out.write(b"]" if last is None else last[:-2] + b"\n]")
 
 
 def write_sqlite(out, sources: Sequence[TableSource], options: Options, progress: Progress) -> bool:
     """SqliteWriter's database, value for value: PostgreSQL gives each value as the writer's
     binders would make it (times as text in the export's zone), so rows go straight into
-    SQLite without a conversion in Python."""
+    SQLite without a conversion in Python. Values come as text, split a block at a time
+    (engine.copytext), and take their types from the columns' affinity; a table with floats
+    comes from a binary COPY, parsed row by row."""
     from exports.formats.sqlite import SqliteWriter
 
     zone = options.time_zone
-    copies = [copy_statement(s, sqlite_sql, BINARY, zone=zone) for s in sources]
-    if None in copies:
+    plans = []
+    for source in sources:
+        text = copy_statement(source, sqlite_text_sql, TEXT, zone=zone)
+        plans.append(text or copy_statement(source, sqlite_sql, BINARY, zone=zone))
+    if None in plans:
         return False
     writer = SqliteWriter(out, options)
-    for copy in copies:
-        writer.write_bound(copy.source.table, copy_tuples(copy, progress))
+    for copy in plans:
+        if copy.options == TEXT:
+            writer.write_flat(copy.source.table, text_values(copy, progress))
+        else:
+            writer.write_bound(copy.source.table, copy_tuples(copy, progress))
     writer.close()
     return True
+
+
+def text_values(copy: Copy, progress: Progress) -> Iterator[list[str | None]]:
+    """Each block's values, row after row, escapes and NULLs undone."""
+    width = len(copy.source.columns)
+    for chunk in copy_lines(copy, progress):
+        block = b"".join(chunk).decode()
+        values: list[str | None] = split_values(block)
+        for i in value_indices(block, backslashes(block), width):
+            values[i] = unescape(values[i])
+        yield values
 
 
 def json_string(text: str) -> str:

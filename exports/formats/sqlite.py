@@ -199,24 +199,30 @@ class SqliteWriter(Writer):
         return self.write_bound(table, (bindable(batch, binds) for batch in batches))
 
     def write_bound(self, table: Table, batches: Iterable[Iterable[Sequence[Any]]]) -> int:
-        """Batches of rows whose values are already what binders() makes of them (the COPY
+        """Batches of rows whose values are already what binders() makes of them."""
+        return self.write_flat(table, (list(chain.from_iterable(b)) for b in batches))
+
+    def write_flat(self, table: Table, batches: Iterable[list[Any]]) -> int:
+        """Batches of values, row after row, already what binders() makes of them (the COPY
         fast path has PostgreSQL make them so)."""
         name = self.unique_name(table_name(table.name))
-        width = len(table.columns)
+        width = max(len(table.columns), 1)
         marks = "(" + ", ".join("?" * width) + ")"
         # Many rows per INSERT: a third less CPU than one statement step per row.
-        per = max(1, min(ROWS_PER_INSERT, self.db.getlimit(VARIABLES) // max(width, 1)))
+        per = max(1, min(ROWS_PER_INSERT, self.db.getlimit(VARIABLES) // width))
         insert = f"INSERT INTO {quote_identifier(name)} VALUES "  # noqa: S608
         one, many = insert + marks, insert + ", ".join([marks] * per)
+        step = per * width
         self.db.execute("BEGIN")
         self.db.execute(create_statement(name, table))
         before = self.db.total_changes
-        for batch in batches:
-            rows = batch if isinstance(batch, list) else list(batch)
-            full = len(rows) - len(rows) % per
-            for start in range(0, full, per):
-                self.db.execute(many, list(chain.from_iterable(rows[start : start + per])))
-            self.db.executemany(one, rows[full:])
+        for values in batches:
+            if len(values) % width:
+                raise ValueError(f"Every row must have {width} values.")
+            full = len(values) - len(values) % step
+            for start in range(0, full, step):
+                self.db.execute(many, values[start : start + step])
+            self.db.executemany(one, zip(*[iter(values[full:])] * width, strict=False))
         count = self.db.total_changes - before
         self.db.execute("COMMIT")
         return count
