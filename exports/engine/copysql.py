@@ -5,6 +5,7 @@ COPY takes no bind parameters, so the queryset's parameters are inlined by psyco
 client-side quoting (ClientCursor.mogrify), never by string formatting.
 """
 
+import array
 import functools
 import re
 import sys
@@ -242,12 +243,18 @@ def plain_number_regex() -> str:
 
 @functools.cache
 def digit_ranges() -> str:
-    """Every character Python's re matches with \\d, as bracket-expression ranges."""
-    block = 1 << 12  # a block at a time: the whole of Unicode at once costs 80 MB of RSS
+    """Every character Python's re matches with \\d, as bracket-expression ranges. Unicode is
+    read a plane at a time, each built in C from UTF-32 (joining chr()s took twice as long;
+    all of Unicode at once, 14 MB more of RSS)."""
+    codec = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
+    plane = 1 << 16
     codes = [
         ord(ch)
-        for start in range(0, sys.maxunicode + 1, block)
-        for ch in re.findall(r"\d", "".join(map(chr, range(start, start + block))))
+        for start in range(0, sys.maxunicode + 1, plane)
+        for ch in re.findall(
+            r"\d",
+            array.array("I", range(start, start + plane)).tobytes().decode(codec, "surrogatepass"),
+        )
     ]
     ranges: list[str] = []
     start = previous = codes[0]
