@@ -220,12 +220,16 @@ def json_text(ref: str, *, neutralise: bool) -> str:
 
 def neutralised(ref: str, *, empty_as_null: bool = False) -> str:
     """formats.base.neutralise() in SQL (NULL for '' when `empty_as_null`, as CSV wants).
-    Nearly all text starts with a letter, past every trigger: one comparison settles it."""
-    codes = [ord(t) for t in FORMULA_TRIGGERS]
+    Nearly all text starts with a letter, past every trigger: one comparison settles it.
+    Only a sign can start a plain number, so only text starting with one meets the regular
+    expression (matching it cost more than all the rest for text such as '=cmd|...')."""
+    signs = [ord(t) for t in FORMULA_TRIGGERS if PLAIN_NUMBER.fullmatch(t + "1")]
+    others = [ord(t) for t in FORMULA_TRIGGERS if ord(t) not in signs]
     empty = f" WHEN {ref} = '' THEN NULL" if empty_as_null else ""
     return (
-        f"CASE WHEN ascii({ref}) > {max(codes)} THEN {ref}{empty}"
-        f" WHEN ascii({ref}) IN ({', '.join(map(str, codes))})"
+        f"CASE WHEN ascii({ref}) > {max(signs + others)} THEN {ref}{empty}"
+        f" WHEN ascii({ref}) IN ({', '.join(map(str, others))}) THEN '''' || {ref}"
+        f" WHEN ascii({ref}) IN ({', '.join(map(str, signs))})"
         f" AND {ref} !~ {literal(plain_number_regex())} THEN '''' || {ref} ELSE {ref} END"
     )
 
