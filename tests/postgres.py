@@ -6,6 +6,7 @@ lane: a file, not memory, so a `qcluster` subprocess shares it). If DATABASE_URL
 set, that database is used and nothing is started.
 """
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -60,6 +61,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
         raise pytest.UsageError(f"TEST_DATABASE must be 'postgresql' or 'sqlite', not {kind!r}")
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = sqlite_url() if kind == "sqlite" else start()
+        # pytest_unconfigure never comes when the command line is refused (a usage error
+        # after this hook): the server must not outlive the run even then.
+        atexit.register(stop)
     return (yield)
 
 
