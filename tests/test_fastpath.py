@@ -35,7 +35,7 @@ from exports.engine.tables import TableSource
 from exports.formats import Options, get_writer
 from exports.formats.base import neutralise, text_of, zone_named
 from project.demo.models import Game, Task, UserInteraction, UserPoint, WalletTransaction
-from project.demo.seed import AWKWARD
+from project.demo.seed import AWKWARD, top_up
 
 EDGES = [
     *AWKWARD,
@@ -173,6 +173,29 @@ def test_json_values_come_as_text_and_the_client_writes_the_objects(awkward):
     rows = {row["username"]: row for row in json.loads(fast)}
     assert rows["never-logged-in"]["last_login"] is None
     assert json_copy(TableSource.build(registry.get("user_interactions"), {}), "UTC")[1] is None
+
+
+def test_json_and_sqlite_text_paths_match_their_writers_at_100k_rows(db, tmp_path):
+    """Twenty blocks of 5,000 rows, the demo's awkward names among them: every block's
+    boundary, escape and quote lands where the writers put it."""
+    top_up(100_000)
+    every_seventh = list(User.objects.order_by("pk").values_list("pk", flat=True))[::7]
+    User.objects.filter(pk__in=every_seventh).update(last_login=None)
+    for name in ("user_points", "users"):
+        source = TableSource.build(registry.get(name), {})
+        assert json_copy(source, "UTC")[1] is not None, "took PostgreSQL's object path"
+        fast = fast_file(write_json, [source], Options())
+        assert fast == python_file("json", [source], Options())
+        rows = json.loads(fast)
+        assert (
+            len(rows)
+            == source.dataset.get_queryset().count()
+            >= (100_000 if name == "user_points" else 200)
+        )
+    source = TableSource.build(registry.get("user_points"), {})
+    fast_db = sqlite_contents(fast_file(write_sqlite, [source], Options()), tmp_path)
+    assert fast_db == sqlite_contents(python_file("sqlite", [source], Options()), tmp_path)
+    assert sum(map(len, fast_db.values())) > 100_000
 
 
 def sqlite_contents(data: bytes, tmp_path) -> dict[str, list[tuple]]:
