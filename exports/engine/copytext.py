@@ -7,6 +7,7 @@ In the text format a value never holds a raw tab or newline (COPY writes them as
 
 import re
 from collections.abc import Iterable, Iterator
+from typing import AnyStr
 
 # What COPY ... TO (FORMAT text) writes for a backslash sequence; \N alone is NULL.
 ESCAPES = {"\\": "\\", "n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v"}
@@ -21,9 +22,10 @@ def unescape(value: str) -> str | None:
     return _PAIR.sub(lambda m: ESCAPES.get(m[1], m[1]), value)
 
 
-def split_values(block: str) -> list[str]:
+def split_values(block: AnyStr) -> list[AnyStr]:
     """Every value of the rows in `block` (each ending with a newline), row after row."""
-    values = block.replace("\n", "\t").split("\t")
+    newline, tab = ("\n", "\t") if isinstance(block, str) else (b"\n", b"\t")
+    values = block.replace(newline, tab).split(tab)
     values.pop()  # after the last newline
     return values
 
@@ -45,10 +47,9 @@ def value_indices(block: str | bytes, positions: Iterable[int], width: int) -> I
         last = position
 
 
-def backslashes(block: str | bytes) -> Iterator[int]:
+def backslashes(block: str) -> Iterator[int]:
     """Where every backslash in `block` is, found by str.find in C."""
-    slash = "\\" if isinstance(block, str) else b"\\"
-    position = block.find(slash)
+    position = block.find("\\")
     while position >= 0:
         yield position
-        position = block.find(slash, position + 2)  # an escape is two characters long
+        position = block.find("\\", position + 2)  # an escape is two characters long

@@ -12,14 +12,15 @@ import re
 from collections.abc import Iterator, Sequence
 
 from exports.engine.copystream import Copy, copy_lines
-from exports.engine.copytext import NULL, unescape, value_indices
+from exports.engine.copytext import NULL, split_values, unescape, value_indices
 from exports.engine.progress import Progress
 
 # Stands for a null string until the block is formatted: PostgreSQL text never holds NUL.
 NULL_MARK = b"\x00null\x00"
 _SPECIAL = re.compile(rb"\\[Nv]")
-_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f]")
+# Control characters COPY leaves raw (it escapes \b, \t, \n, \v, \f and \r).
 _CONTROLS = bytes(range(0x09)) + bytes(range(0x0E, 0x20))
+_CONTROL = re.compile(b"[" + re.escape(_CONTROLS) + b"]")
 _NULL = NULL.encode()
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -43,8 +44,7 @@ def json_rows(
         block = b"".join(chunk)
         if b'"' in block:
             block = block.replace(b'"', b'\\"')
-        values = block.replace(b"\n", b"\t").split(b"\t")
-        values.pop()  # after the last newline
+        values = split_values(block)
         nulls = fix_values(block, values, quoted)
         text = (each * len(chunk)) % tuple(values)
         if nulls:
