@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ROWS_IMMEDIATE": 100_000,
     "MAX_ROWS_BACKGROUND": 5_000_000,
     "MAX_PENDING_PER_USER": 3,
+    # CSV tables that PostgreSQL's planner expects to hold at least this many rows are read
+    # as two halves at once, on two more connections (engine.halves); 0: never.
+    "SPLIT_COPY_ROWS": 100_000,
     # Absolute links in e-mails; empty: built from the request's host where there is one.
     "SITE_URL": "http://127.0.0.1:8000",
     # Attach files up to this size to the ready e-mail (0: never, only a link).

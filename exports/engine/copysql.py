@@ -36,7 +36,7 @@ def select_sql(source: TableSource) -> tuple[BaseDatabaseWrapper, Any, str | Non
     """(connection, compiler, inlined SELECT of every dataset column in dataset order) for a
     table; the SELECT is None when the filters can match nothing (Django will not compile it)."""
     columns = [c.source for c in source.dataset.columns]
-    qs = source.dataset.filtered(source.conditions, source.limit).values_list(*columns)
+    qs = source.queryset().values_list(*columns)
     connection = connections[qs.db]
     compiler = qs.query.get_compiler(using=qs.db)
     if connection.vendor != "postgresql":

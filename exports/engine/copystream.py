@@ -4,7 +4,7 @@ parsed by psycopg in C for FORMAT binary)."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import repeat
 from typing import Any
 
@@ -22,13 +22,15 @@ from exports.engine.tables import TableSource
 @dataclass(frozen=True)
 class Copy:
     """One table's SELECT for COPY (None: the filters match nothing), its COPY options, its
-    connection alias and the time zone PostgreSQL prints its times in."""
+    connection alias, the time zone PostgreSQL prints its times in, and the expressions the
+    SELECT prints (over the dataset's columns, c0, c1...): the same for any part of the table."""
 
     source: TableSource
     alias: str
     select: str | None
     options: str
     zone: str = "UTC"
+    expressions: tuple[str, ...] = ()
 
     @property
     def statement(self) -> str:
@@ -55,9 +57,16 @@ def copy_statement(
         expressions.append(sql)
     if combine is not None:
         expressions = combine(source, expressions)
+    copy = Copy(source, "", None, copy_options, zone, tuple(expressions))
+    return part_of(copy, source)
+
+
+def part_of(copy: Copy, source: TableSource) -> Copy:
+    """The same COPY over another TableSource of the same dataset (a part of its rows)."""
     connection, _, inner = select_sql(source)
-    select = None if inner is None else wrap(inner, len(source.dataset.columns), expressions)
-    return Copy(source, connection.alias, select, copy_options, zone)
+    width = len(source.dataset.columns)
+    select = None if inner is None else wrap(inner, width, copy.expressions)
+    return replace(copy, source=source, alias=connection.alias, select=select)
 
 
 def converted(field: Field) -> bool:
@@ -96,12 +105,19 @@ def copy_tuples(copy: Copy, progress: Progress) -> Iterator[list[tuple[Any, ...]
 
 @contextmanager
 def opened(copy: Copy, typed: bool = False) -> Iterator[Any]:
-    with connections[copy.alias].cursor() as cursor, session_zone(cursor.cursor, copy.zone):
+    with connections[copy.alias].cursor() as cursor, started(cursor.cursor, copy, typed) as rows:
+        yield rows
+
+
+@contextmanager
+def started(cursor: Any, copy: Copy, typed: bool = False) -> Iterator[Any]:
+    """The COPY running on a psycopg cursor, in the export's zone."""
+    with session_zone(cursor, copy.zone):
         types = None
         if typed:
             cursor.execute(f"{copy.select} LIMIT 0")
             types = [d.type_code for d in cursor.description]
-        with cursor.cursor.copy(copy.statement) as rows:
+        with cursor.copy(copy.statement) as rows:
             if types is not None:
                 rows.set_types(types)
             yield rows

@@ -5,6 +5,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
+
 from exports.datasets.base import Column, Dataset
 from exports.formats.base import Table
 
@@ -17,6 +19,9 @@ class TableSource:
     limit: int | None = None
     order: tuple[int, ...] = ()  # positions in dataset.columns, in output order
     capped: bool = False  # the limit is the row cap's, not the request's
+    # Part of the table only (engine.halves): primary keys above the first bound (None: from
+    # the start) up to and including the second (None: to the end).
+    pk_range: tuple[Any, Any] = (None, None)
 
     @classmethod
     def build(
@@ -42,6 +47,16 @@ class TableSource:
         dataset.filtered(conditions, limit)  # raises ConditionError; runs nothing
         capped = cap is not None and limit == cap and (asked is None or asked > cap)
         return cls(dataset, name or dataset.name, conditions, limit, tuple(positions), capped)
+
+    def queryset(self) -> QuerySet:
+        """The table's rows in primary key order: its filters, its part, its limit."""
+        if self.pk_range == (None, None):
+            return self.dataset.filtered(self.conditions, self.limit)
+        after, upto = self.pk_range
+        qs = self.dataset.filtered(self.conditions)
+        qs = qs if after is None else qs.filter(pk__gt=after)
+        qs = qs if upto is None else qs.filter(pk__lte=upto)
+        return qs[: self.limit] if self.limit else qs
 
     @property
     def columns(self) -> tuple[Column, ...]:

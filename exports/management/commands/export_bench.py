@@ -212,25 +212,42 @@ def process_cpu() -> float:
 
 
 def backend_cpu_reader() -> Callable[[], float | None]:
-    """CPU seconds of this connection's PostgreSQL backend, read from /proc when the server
-    runs on this machine (None when it does not, or /proc cannot say)."""
+    """CPU seconds of the PostgreSQL server serving this connection: its processes that are
+    running (this connection's backend among them) and those that have ended (a CSV export's
+    extra connections, engine.halves), which the server's main process counts on exit. Read
+    from /proc when the server runs on this machine; None when it does not."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    stat = Path(f"/proc/{pid}/stat")
     ticks = os.sysconf("SC_CLK_TCK")
+    backend = proc_stat(pid)
+    if backend is None:  # the server is elsewhere: that pid is another process
+        return lambda: None
+    server = int(backend[1])
 
     def read() -> float | None:
-        try:
-            text = stat.read_text()
-        except OSError:
+        main = proc_stat(server)
+        if main is None:
             return None
-        if "(postgres)" not in text:  # the server is elsewhere: that pid is another process
-            return None
-        fields = text.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        total = int(main[13]) + int(main[14])  # cutime, cstime: ended children
+        for entry in Path("/proc").iterdir():
+            stat = proc_stat(int(entry.name)) if entry.name.isdigit() else None
+            if stat is not None and int(stat[1]) == server:
+                total += int(stat[11]) + int(stat[12])  # utime, stime
+        return total / ticks
 
     return read
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """A PostgreSQL process's /proc/<pid>/stat fields after its name (state, ppid, ...)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    if "(postgres)" not in text:
+        return None
+    return text.rsplit(")", 1)[1].split()
 
 
 def bare_copy(out, source: TableSource) -> int:
