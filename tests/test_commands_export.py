@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.utils import timezone
 from django_q.models import OrmQ
 
 from exports.formats.sql import SqlWriter
 from exports.jobs.sweeper import sweep
+from exports.management.commands.export_bench import backend_cpu_reader
 from exports.models import Delivery, ExportAudit, ExportStatus
 from project.demo.models import UserPoint
 from tests.conftest import wait_for
@@ -123,6 +125,21 @@ def test_the_bench_prints_one_json_line_per_measurement_and_reports_unknown_form
     assert by_format["xlsx"]["ratio_vs_openpyxl_bare"] > 0
     assert by_format["ods"]["ratio_vs_openpyxl_bare"] > 0
     assert "not registered" in by_format["nope"]["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_benchs_server_cpu_counts_connections_that_have_ended():
+    """A CSV export's halves (engine.halves) run on connections that close before the bench
+    reads the server's CPU: their backends' seconds must still be in it."""
+    server_cpu = backend_cpu_reader()
+    before = server_cpu()
+    other = connections.create_connection("default")
+    other.ensure_connection()
+    busy = other.connection.execute("SELECT pg_backend_pid()").fetchone()[0]
+    other.connection.execute("SELECT count(*) FROM generate_series(1, 3000000)").fetchone()
+    other.close()
+    wait_for(lambda: not Path(f"/proc/{busy}").exists(), what="the ended backend to be reaped")
+    assert server_cpu() - before >= 0.1
 
 
 @pytest.fixture

@@ -226,17 +226,27 @@ def backend_cpu_reader() -> Callable[[], float | None]:
     server = int(backend[1])
 
     def read() -> float | None:
-        main = proc_stat(server)
-        if main is None:
-            return None
-        total = int(main[13]) + int(main[14])  # cutime, cstime: ended children
-        for entry in Path("/proc").iterdir():
-            stat = proc_stat(int(entry.name)) if entry.name.isdigit() else None
-            if stat is not None and int(stat[1]) == server:
-                total += int(stat[11]) + int(stat[12])  # utime, stime
-        return total / ticks
+        """Retried until no process ended during the scan, so none is counted twice or never."""
+        while True:
+            ended = ended_children_cpu(server)
+            if ended is None:
+                return None
+            total = sum(
+                int(stat[11]) + int(stat[12])  # utime, stime
+                for entry in Path("/proc").iterdir()
+                if entry.name.isdigit()
+                and (stat := proc_stat(int(entry.name))) is not None
+                and int(stat[1]) == server
+            )
+            if ended_children_cpu(server) == ended:
+                return (ended + total) / ticks
 
     return read
+
+
+def ended_children_cpu(server: int) -> int | None:
+    main = proc_stat(server)
+    return None if main is None else int(main[13]) + int(main[14])  # cutime, cstime
 
 
 def proc_stat(pid: int) -> list[str] | None:
