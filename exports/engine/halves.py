@@ -22,6 +22,7 @@ from exports.conf import app_settings
 from exports.engine.copysql import inline
 from exports.engine.copystream import Copy, copy_chunks, copy_lines, part_of, started
 from exports.engine.progress import Progress
+from exports.engine.tables import TableSource
 
 Lines = list[memoryview]
 logger = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def split(copy: Copy, stack: ExitStack) -> tuple[tuple[Any, Copy], tuple[Any, Co
         or copy.select is None
         or not connection.in_atomic_block
         or connection.savepoint_ids
+        or not ordered_by_one_key(copy.source)
     ):
         return None
     with connection.cursor() as cursor:
@@ -146,6 +148,13 @@ def split(copy: Copy, stack: ExitStack) -> tuple[tuple[Any, Copy], tuple[Any, Co
     rest = None if source.limit is None else source.limit - size
     after = replace(source, pk_range=(middle, None), limit=rest)
     return (first, part_of(copy, upto)), (second, part_of(copy, after))
+
+
+def ordered_by_one_key(source: TableSource) -> bool:
+    """Rows ordered by nothing but a primary key of one column: a key then splits them."""
+    qs = source.dataset.filtered(source.conditions)
+    meta = qs.model._meta
+    return qs.query.order_by == ("pk",) and len(getattr(meta, "pk_fields", [meta.pk])) == 1
 
 
 def snapshot_connection(alias: str, snapshot: str) -> Any:
