@@ -21,6 +21,9 @@ from exports.engine.fastpath import _csv_column, crlf, csv_line, write_csv
 from exports.engine.progress import Progress
 from exports.engine.tables import TableSource
 from exports.formats import Options
+from exports.jobs.accept import queue_export
+from exports.jobs.runner import run
+from exports.models import DownloadFile, ExportStatus
 from project.demo.models import UserPoint
 from project.demo.seed import top_up
 from tests.conftest import wait_for
@@ -146,6 +149,20 @@ def test_both_halves_see_the_exports_snapshot_not_what_commits_meanwhile(
     assert splits[0] is not None and committed
     assert fast == before
     assert python_file("csv", [table], Options()) != before  # the changes are committed
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_the_workers_export_reads_a_big_table_as_two_halves(points, splits, staff, exports_root):
+    """The worker's own path (run in-process): its transaction has written nothing when the
+    table is read, so the halves share its snapshot, and progress comes to the whole table."""
+    audit = queue_export(staff, "user_points", "csv").audit
+    run(str(audit.pk))
+    audit.refresh_from_db()
+    assert audit.status == ExportStatus.COMPLETED, audit.error
+    assert splits and splits[0] is not None
+    stored = exports_root / DownloadFile.objects.get(audit=audit).stored_name
+    with stored.open(newline="") as text:
+        assert sum(1 for _ in csv.reader(text)) - 1 == audit.row_count == UserPoint.objects.count()
 
 
 def test_one_connection_when_splitting_would_not_be_exact_or_would_not_pay(points, settings):
