@@ -93,7 +93,9 @@ class Spooler(threading.Thread):
 
 
 @contextmanager
-def spooled(connection: Any, copy: Copy, block, spool, every: int) -> Iterator[Spooler]:
+def spooled(
+    connection: Any, copy: Copy, block: Callable[[Lines], bytes], spool: Any, every: int
+) -> Iterator[Spooler]:
     """The second half running; on the way out (an error, a cancelled export) its COPY is
     cancelled on the server and the thread waited for."""
     spooler = Spooler(connection, copy, block, spool, every)
@@ -137,7 +139,8 @@ def split(copy: Copy, stack: ExitStack) -> tuple[tuple[Any, Copy], tuple[Any, Co
     try:
         first = stack.enter_context(closing(snapshot_connection(copy.alias, snapshot)))
         middle = last_key_of_first_half(first, copy, size)
-        if middle is None:
+        if middle is None:  # fewer rows than the planner expected: not worth a second one
+            first.close()
             return None
         second = stack.enter_context(closing(snapshot_connection(copy.alias, snapshot)))
     except (DatabaseError, psycopg.Error):
