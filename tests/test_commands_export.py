@@ -21,7 +21,7 @@ from django_q.models import OrmQ
 
 from exports.formats.sql import SqlWriter
 from exports.jobs.sweeper import sweep
-from exports.management.commands.export_bench import backend_cpu_reader
+from exports.management.commands.export_bench import server_cpu_reader
 from exports.models import Delivery, ExportAudit, ExportStatus
 from project.demo.models import UserPoint
 from tests.conftest import wait_for
@@ -131,7 +131,7 @@ def test_the_bench_prints_one_json_line_per_measurement_and_reports_unknown_form
 def test_the_benchs_server_cpu_counts_connections_that_have_ended():
     """A CSV export's halves (engine.halves) run on connections that close before the bench
     reads the server's CPU: their backends' seconds must still be in it."""
-    server_cpu = backend_cpu_reader()
+    server_cpu = server_cpu_reader()
     before = server_cpu()
     other = connections.create_connection("default")
     other.ensure_connection()

@@ -2,7 +2,7 @@
 run with the export's time zone, its rows taken from libpq in chunks (raw lines, or tuples
 parsed by psycopg in C for FORMAT binary)."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import repeat
@@ -57,16 +57,21 @@ def copy_statement(
         expressions.append(sql)
     if combine is not None:
         expressions = combine(source, expressions)
-    copy = Copy(source, "", None, copy_options, zone, tuple(expressions))
-    return part_of(copy, source)
+    alias, select = selected(source, expressions)
+    return Copy(source, alias, select, copy_options, zone, tuple(expressions))
 
 
 def part_of(copy: Copy, source: TableSource) -> Copy:
     """The same COPY over another TableSource of the same dataset (a part of its rows)."""
+    alias, select = selected(source, copy.expressions)
+    return replace(copy, source=source, alias=alias, select=select)
+
+
+def selected(source: TableSource, expressions: Sequence[str]) -> tuple[str, str | None]:
+    """The connection alias and the SELECT of `expressions` over the table's rows."""
     connection, _, inner = select_sql(source)
     width = len(source.dataset.columns)
-    select = None if inner is None else wrap(inner, width, copy.expressions)
-    return replace(copy, source=source, alias=connection.alias, select=select)
+    return connection.alias, None if inner is None else wrap(inner, width, expressions)
 
 
 def converted(field: Field) -> bool:

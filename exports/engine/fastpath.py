@@ -48,12 +48,6 @@ def csv_line(delimiter: str) -> str:
     return f"FORMAT csv, DELIMITER {literal(delimiter)}"
 
 
-def csv_lines(copy: Copy, progress: Progress) -> Iterator[bytes]:
-    """The table's CSV lines, a block at a time, from one connection."""
-    for lines in copy_lines(copy, progress):
-        yield crlf(lines)
-
-
 def crlf(lines: list[memoryview]) -> bytes:
     """Python's csv module ends lines with \\r\\n, COPY with \\n. A block whose only
     newlines end its lines is fixed with one replace() in C; one with a quoted newline inside
@@ -119,7 +113,7 @@ def write_tsv_zip(
             name = unique_name(file_stem(copy.source.name), names) + ".tsv"
             with archive.open(name, "w", force_zip64=True) as member, compressing(member) as write:
                 write(header(copy.source, "\t"))
-                for block in csv_lines(copy, progress):
+                for block in map(crlf, copy_lines(copy, progress)):
                     write(block)
     return True
 

@@ -37,8 +37,7 @@ def copy_blocks(
     with ExitStack() as stack:
         halves = split(copy, stack)
         if halves is None:
-            for lines in copy_lines(copy, progress):
-                yield block(lines)
+            yield from map(block, copy_lines(copy, progress))
             return
         progress.next_table()
         spool = stack.enter_context(tempfile.TemporaryFile(dir=scratch_dir))

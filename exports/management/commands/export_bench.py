@@ -179,7 +179,7 @@ def measure(name: str, kind: str, rows: int, options: dict[str, Any]) -> dict[st
     if kind != "csv":
         options = {"time_zone": options["time_zone"]}
     fast = None
-    backend = backend_cpu_reader()
+    backend = server_cpu_reader()
     with tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as out:
         server_before, cpu_before = backend(), process_cpu()
         began = time.perf_counter()
@@ -211,7 +211,7 @@ def process_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def backend_cpu_reader() -> Callable[[], float | None]:
+def server_cpu_reader() -> Callable[[], float | None]:
     """CPU seconds of the PostgreSQL server serving this connection: its processes that are
     running (this connection's backend among them) and those that have ended (a CSV export's
     extra connections, engine.halves), which the server's main process counts on exit. Read
