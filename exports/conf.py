@@ -60,6 +60,11 @@ DEFAULTS: dict[str, Any] = {
     "REQUEST_ATTRIBUTES": ("site", "tenant"),
     # The longest lifetime an export or a schedule may ask for, and "keep 24 h longer" may
     # reach: seconds (or a timedelta).
+    # Where no click exists (a schedule, Run again, a saved export, the API on a changelist),
+    # the changelist is replayed on a request built for the runner; this dotted path names a
+    # function(request) that prepares it as the host's middleware would (attributes on
+    # request.user, session values). None: nothing more.
+    "PREPARE_REQUEST": None,
     "MAX_FILE_LIFETIME": 7 * 24 * 3600,
     # Runs of a schedule that may fail in a row before it pauses itself and tells its owner.
     "SCHEDULE_MAX_FAILURES": 3,

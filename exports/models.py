@@ -183,6 +183,17 @@ class ExportAudit(models.Model):
         return f"will stop at the row cap: {self.rows_expected:,} of {self.rows_matching:,} rows"
 
     @property
+    def selection_note(self) -> str:
+        """A finished changelist export against what the user chose ("48 of 50 selected
+        rows; 2 no longer exist…"); "" for anything else."""
+        selected = (self.filters or {}).get("selected")
+        if selected is None or self.status != ExportStatus.COMPLETED:
+            return ""
+        from exports.datasets.capture import selection_note
+
+        return selection_note(int(selected), self.row_count, bool(self.filters.get("conditions")))
+
+    @property
     def duration(self):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at

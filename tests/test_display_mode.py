@@ -75,10 +75,11 @@ def test_a_changelist_exports_its_columns_headings_and_values_as_shown(clerk, de
     assert rows[0] == ["ID", "User", "Kind", "Amount", "In/out", "Created"]
     expected = [
         [str(t.pk), t.user.username, KIND_LABELS[t.kind], str(t.amount), signed(t.amount)]
-        for t in WalletTransaction.objects.select_related("user").order_by("pk")
+        for t in WalletTransaction.objects.select_related("user").order_by("-pk")
     ]
     assert len(expected) > 50 and [r[:5] for r in rows[1:]] == expected
-    created = WalletTransaction.objects.order_by("pk").values_list("created", flat=True)
+    # In the changelist's order: newest first, its deterministic default.
+    created = WalletTransaction.objects.order_by("-pk").values_list("created", flat=True)
     assert [datetime.fromisoformat(r[5]) for r in rows[1:]] == list(created)
     assert {r[4] for r in rows[1:]} == {"in", "out"}, "the demo has both kinds of amount"
 
@@ -98,7 +99,7 @@ def test_model_methods_plain_functions_and_boolean_callables_come_out(
     headings = [c.heading for c in dataset.columns]
     assert headings == ["User point", "Player", "Game", "Scored", "Big?", "User  email", "Created"]
     objects = json.loads(export_bytes(dataset, "json"))
-    points = UserPoint.objects.select_related("user", "game").order_by("pk")
+    points = UserPoint.objects.select_related("user", "game").order_by("-pk")
     assert len(objects) == points.count()
     for obj, point in zip(objects, points, strict=True):
         user = point.user
@@ -195,7 +196,7 @@ def test_the_worker_honours_the_choice_and_xlsx_shows_the_labels(clerk, demo_dat
         sheet = load_workbook(io.BytesIO(handle.read()), read_only=True).active
         cells = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert cells[0] == ["ID", "User", "Kind", "Amount", "In/out", "Created"]
-    first = WalletTransaction.objects.select_related("user").order_by("pk").first()
+    first = WalletTransaction.objects.select_related("user").order_by("-pk").first()
     assert cells[1][:5] == [first.pk, first.user.username, KIND_LABELS[first.kind]] + [
         float(first.amount),
         signed(first.amount),
@@ -225,7 +226,7 @@ def test_the_options_page_offers_the_choice_and_an_immediate_download_follows_it
     assert response.status_code == 200, response.content[:300]
     rows = csv_rows(b"".join(response.streaming_content))
     assert rows[0] == ["ID", "User", "Kind", "Amount", "In/out", "Created"]
-    assert [int(r[0]) for r in rows[1:]] == ids
+    assert [int(r[0]) for r in rows[1:]] == sorted(ids, reverse=True)  # the changelist's order
     assert all(r[2] in KIND_LABELS.values() for r in rows[1:])
     audit = ExportAudit.objects.get()
     assert audit.options == {**DISPLAY, "time_zone": "UTC"}  # the page always names the zone
@@ -286,7 +287,7 @@ def test_filters_row_limit_and_column_choice_apply_as_in_raw_mode(clerk, demo_da
     )
     rows = csv_rows(export_bytes(dataset, filters={"limit": 7}))
     assert rows[0] == ["ID", "Kind"]
-    rewards = WalletTransaction.objects.filter(kind="reward").order_by("pk")[:7]
+    rewards = WalletTransaction.objects.filter(kind="reward").order_by("-pk")[:7]
     assert rows[1:] == [[str(t.pk), "Reward"] for t in rewards]
 
 

@@ -17,6 +17,8 @@ from django.utils.translation import ngettext
 
 from exports.admin.forms import DatasetExportForm
 from exports.admin.options import accept
+from exports.clock import local
+from exports.datasets import capture
 from exports.admin.saving import save_as, wants_saving
 from exports.datasets.changelist import EXPORT_PERMISSION, can_export, exportable_datasets
 from exports.delivery.purge import purge_expired
@@ -137,7 +139,7 @@ class ExportAuditAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("filters"))
     def filters_json(self, obj: ExportAudit) -> str:
-        return pretty_json(obj.filters)
+        return pretty_json(capture.shown(obj.filters))
 
     @admin.display(description=_("options"))
     def options_json(self, obj: ExportAudit) -> str:

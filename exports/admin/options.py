@@ -14,7 +14,15 @@ from django.utils.translation import ngettext
 
 from exports.admin.forms import ExportOptionsForm
 from exports.admin.saving import save_as, wants_saving
-from exports.datasets.changelist import admin_dataset_name, dataset_for, request_context
+from exports.datasets import capture
+from exports.datasets.changelist import (
+    admin_dataset_name,
+    dataset_for,
+    live_only_columns,
+    request_context,
+    shown_as_admin,
+    shown_fields,
+)
 from exports.datasets.conditions import ConditionError
 from exports.delivery import immediate
 from exports.engine import row_cap
@@ -73,22 +81,51 @@ def json_safe(pk: Any) -> Any:
     return pk if isinstance(pk, int | str) else str(pk)
 
 
+def selection_filters(model_admin, request: HttpRequest, queryset: QuerySet) -> dict[str, Any]:
+    """What the export reads, captured from the live changelist: `queryset` is the one the
+    admin handed the action (its filters, search, date hierarchy, ordering and get_queryset,
+    narrowed to the ticked rows). The querystring and the ticked ids stay beside it for runs
+    without a click (Run again), with the request's context for their replay."""
+    querystring = request.GET.copy()
+    querystring.pop("p", None)
+    filters: dict[str, Any] = {"changelist": querystring.urlencode()}
+    if request.POST.get("select_across") == "1":
+        filters[capture.SELECTED] = queryset.count()
+    else:
+        ids = [json_safe(pk) for pk in queryset.values_list("pk", flat=True)]
+        filters["conditions"] = {"id": ids}
+        filters[capture.SELECTED] = len(set(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)))
+    filters["request"] = request_context(request, model_admin.admin_site.name)
+    shown = shown_fields(model_admin, request)
+    filters[capture.KEY] = capture.dumps(queryset, shown, model_admin.get_list_display(request))
+    return filters
+
+
+def needs_the_page(request: HttpRequest, name: str, filters: dict, options: dict) -> str:
+    """Why a background export "as shown" cannot leave this request: the columns that fail
+    without it, by name; "" when none does."""
+    if not shown_as_admin(options):
+        return ""
+    failing = live_only_columns(dataset_for(name, request.user, filters, display=True))
+    if not failing:
+        return ""
+    names = ", ".join(f"“{heading}”" for heading in failing)
+    return _(
+        "Column %(names)s needs the live page: export it immediately or choose raw values."
+    ) % {"names": names}
+
+
 def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-    """Like delete_selected: first show the options page, then act on its submission.
-    The filters record the admin site and the request's context, for the worker's replay."""
+    """Like delete_selected: first show the options page, then act on its submission."""
     select_across = request.POST.get("select_across") == "1"
     name = admin_dataset_name(model_admin.model)
     site_name = model_admin.admin_site.name
-    if select_across:
-        querystring = request.GET.copy()
-        querystring.pop("p", None)
-        filters: dict[str, Any] = {"changelist": querystring.urlencode()}
-        count = queryset.count()
-    else:
-        ids = [json_safe(pk) for pk in queryset.values_list("pk", flat=True)]
-        filters = {"conditions": {"id": ids}}
-        count = len(ids)
-    filters["request"] = request_context(request, site_name)
+    try:
+        filters = selection_filters(model_admin, request, queryset)
+    except ConditionError as exc:
+        messages.error(request, str(exc))
+        return None
+    count = filters[capture.SELECTED]
     dataset = dataset_for(name, request.user, filters)
     form = ExportOptionsForm(request.POST if request.POST.get("post") else None, dataset=dataset)
     if dataset.omitted and not form.is_bound:
@@ -96,9 +133,20 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
         text = _("Left out of this export: %(columns)s.") % {"columns": left_out}
         messages.warning(request, text)
     if form.is_bound and form.is_valid():
+        delivery = form.cleaned_data["delivery"]
+        live_only = delivery != Delivery.IMMEDIATE and needs_the_page(
+            request, name, filters, form.export_options()
+        )
+        if live_only:
+            messages.error(request, live_only)
+            return None
         if wants_saving(request):
             return save_as(
-                request, name, form.cleaned_data["format"], filters, form.export_options()
+                request,
+                name,
+                form.cleaned_data["format"],
+                capture.replayable(filters),
+                form.export_options(),
             )
         return accept(
             request,
@@ -106,7 +154,7 @@ def export_action(model_admin, request: HttpRequest, queryset: QuerySet) -> Http
             form.cleaned_data["format"],
             filters,
             form.export_options(),
-            form.cleaned_data["delivery"],
+            delivery,
         )
     request.current_app = site_name  # the page's admin links stay on this site
     if select_across:

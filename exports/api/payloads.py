@@ -20,6 +20,7 @@ from django.utils import timezone
 from exports.api.problems import ApiError
 from exports.conf import app_settings
 from exports.datasets.base import Dataset
+from exports.datasets import capture
 from exports.datasets.conditions import OPERATORS, ConditionError, to_q
 from exports.datasets.registry import registry
 from exports.engine.pipeline import file_options
@@ -317,7 +318,7 @@ def export_json(audit: ExportAudit, request: HttpRequest) -> dict[str, Any]:
         "delivery": audit.delivery,
         "status": audit.status,
         "requested_by": audit.requested_by_display,
-        "filters": audit.filters,
+        "filters": capture.shown(audit.filters),
         "options": audit.options,
         "rows_written": audit.row_count,
         "rows_expected": audit.rows_expected,

@@ -1,31 +1,33 @@
 """Which rows an export reads: a declared dataset by name, or an admin changelist's rows, and
 who may export them.
 
-A changelist export stores the changelist's querystring (filters, search), never a list of
-millions of ids, and the worker replays it through the ModelAdmin of the admin site the
-export came from, for the requesting user, with a request rebuilt from what the original one
-carried (exports.datasets.replay), so the file holds exactly the rows that user's changelist
-showed.
+A changelist export clicked in the admin carries its rows as the live changelist gave them
+(exports.datasets.capture): the worker runs that query as is, in the changelist's order. Where
+no click exists (a schedule, Run again, a saved export, the API) the export keeps the
+changelist's querystring and replays it through the ModelAdmin of the admin site the export
+came from, for the runner, on a request rebuilt from what the original one carried
+(exports.datasets.replay).
 """
 
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, SuspiciousOperation
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 
+from exports.datasets import capture
 from exports.datasets import display as admin_display
 from exports.datasets.base import Column, Dataset, view_permission
-from exports.datasets.conditions import ConditionError
+from exports.datasets.conditions import ConditionError, to_q
 from exports.datasets.registry import UnknownDataset, get_dataset, registry
 from exports.datasets.replay import (
     ADMIN_PREFIX,
     Context,
     model_admin_for,
     replayed_request,
+    replaying,
     request_context,
 )
 from exports.datasets.sensitive import is_sensitive_name
@@ -44,20 +46,30 @@ def admin_dataset_name(model: type[models.Model]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class ChangelistDataset(Dataset):
-    """A Dataset whose queryset is a ModelAdmin's changelist for one user and querystring."""
+    """A Dataset whose queryset is a ModelAdmin's changelist for one user: captured where the
+    user clicked, else replayed from its querystring. Rows keep the changelist's order."""
 
     model_admin: Any = None
     user: Any = None
     querystring: str = ""
     context: Context = None  # request_context() of the request the export came from
+    captured: capture.Capture | None = None
 
     def get_queryset(self) -> models.QuerySet:
+        if self.captured is not None:
+            return self.captured.queryset._chain()
         request = replayed_request(self.context, self.user, self.querystring)
-        try:
+        with replaying(f"{type(self.model_admin).__name__}'s changelist"):
             changelist = self.model_admin.get_changelist_instance(request)
             return changelist.get_queryset(request)
-        except (IncorrectLookupParameters, SuspiciousOperation) as exc:
-            raise ConditionError(f"The admin refused these filters: {exc}") from exc
+
+    def filtered(self, conditions: Any = None, limit: int | None = None) -> models.QuerySet:
+        """The changelist's own order (its ordering ends with the key, so it is total). A
+        capture already holds the ticked rows; a replay narrows to them here."""
+        qs = self.get_queryset()
+        if self.captured is None:
+            qs = qs.filter(to_q(conditions, self.filters))
+        return qs[:limit] if limit else qs
 
     def required_permissions(self) -> tuple[str, ...]:
         """The ModelAdmin decides about its own model (has_export_permission); the models
@@ -84,16 +96,35 @@ class DisplayDataset(ChangelistDataset):
         self, conditions: Any = None, limit: int | None = None, chunk_size: int = 2000
     ) -> Iterator[Sequence[Any]]:
         items = [self.items[c.name] for c in self.columns]
+        headings = [c.heading for c in self.columns]
         return admin_display.rows(
-            self.model_admin, self.filtered(conditions, limit), items, chunk_size
+            self.model_admin, self.filtered(conditions, limit), items, chunk_size, headings
         )
 
 
+def live_only_columns(dataset: Dataset) -> list[str]:
+    """The headings of the columns "as shown" that fail away from the live request (a
+    callable reading a thread-local that changelist_view set), tried on the first row."""
+    if not isinstance(dataset, DisplayDataset):
+        return []
+    model_admin = dataset.model_admin
+    cells = [
+        (c.heading, admin_display.cell(model_admin, dataset.items[c.name])) for c in dataset.columns
+    ]
+    return capture.cells_needing_the_page(dataset.filtered().first(), cells)
+
+
 def as_displayed(dataset: ChangelistDataset) -> DisplayDataset:
-    """The same changelist with list_display's columns, as get_list_display() gives them to
-    this user; deny-listed fields stay out."""
-    request = replayed_request(dataset.context, dataset.user, dataset.querystring)
-    shown = admin_display.columns(dataset.model_admin, request, dataset.is_sensitive)
+    """The same changelist with list_display's columns, as get_list_display() gave them to
+    this user (at the click, or on the replayed request); deny-listed fields stay out."""
+    model_admin = dataset.model_admin
+    if dataset.captured is not None:
+        items = list(dataset.captured.display)
+    else:
+        request = replayed_request(dataset.context, dataset.user, dataset.querystring)
+        with replaying(f"{type(model_admin).__name__}.get_list_display()"):
+            items = list(model_admin.get_list_display(request))
+    shown = admin_display.columns(model_admin, items, dataset.is_sensitive)
     same = {f.name: getattr(dataset, f.name) for f in dataclasses.fields(ChangelistDataset)}
     return DisplayDataset(
         **same | {"columns": tuple(c for c, _ in shown), "items": {c.name: i for c, i in shown}}
@@ -137,17 +168,22 @@ def configured_dataset(model_admin) -> Dataset:
     )
 
 
-def shown_fields(model_admin, user, context: Context = None) -> set[str]:
-    """The field names the admin shows `user`: the change form's (fieldsets, fields or
-    get_fields(request), minus exclude; readonly fields included), the changelist's columns,
-    and the primary key every admin URL carries."""
-    request = replayed_request(context, user)
+def shown_fields(model_admin, request) -> set[str]:
+    """The field names the admin shows the request's user: the change form's (fieldsets,
+    fields or get_fields(request), minus exclude; readonly fields included), the changelist's
+    columns, and the primary key every admin URL carries. A get_fieldsets() that cannot
+    answer without a real object (it reads obj.pk, obj.user...) leaves the changelist's."""
     model = model_admin.model
-    try:  # an unsaved instance asks for the change form (UserAdmin gives None its add form)
-        fieldsets = model_admin.get_fieldsets(request, model())
-    except Exception:  # a hook that cannot cope with an unsaved object: the add form
-        fieldsets = model_admin.get_fieldsets(request)
-    shown = {*flatten_fieldsets(fieldsets), *model_admin.get_list_display(request)}
+    shown: set[Any] = set()
+    # An unsaved instance asks for the change form (UserAdmin gives None its add form).
+    for args in ((request, model()), (request,)):
+        try:
+            shown = set(flatten_fieldsets(model_admin.get_fieldsets(*args)))
+            break
+        except Exception:  # noqa: S112 - a host hook that needs a saved object: try the next
+            continue
+    with replaying(f"{type(model_admin).__name__}.get_list_display()"):
+        shown.update(model_admin.get_list_display(request))
     return {name for name in shown if isinstance(name, str)} | {model._meta.pk.name}
 
 
@@ -163,12 +199,21 @@ def first_field(model: type[models.Model], path: str) -> str:
 
 
 def changelist_dataset(
-    name: str, user, querystring: str, context: Context = None
+    name: str,
+    user,
+    querystring: str,
+    context: Context = None,
+    captured: str | None = None,
 ) -> ChangelistDataset:
-    """The ModelAdmin's export for `user`: never a field the admin hides from them."""
+    """The ModelAdmin's export for `user`: never a field the admin hides from them (as the
+    live request showed it when captured, else as a replayed request does)."""
     model_admin = model_admin_for(name, context)
     configured = configured_dataset(model_admin)
-    shown = shown_fields(model_admin, user, context)
+    snapshot = capture.loads(captured, model_admin) if captured else None
+    if snapshot is not None:
+        shown: set[str] = set(snapshot.fields)
+    else:
+        shown = shown_fields(model_admin, replayed_request(context, user))
     visible = [c for c in configured.columns if first_field(configured.model, c.source) in shown]
     return ChangelistDataset(
         **{f.name: getattr(configured, f.name) for f in dataclasses.fields(Dataset)}
@@ -177,19 +222,26 @@ def changelist_dataset(
         user=user,
         querystring=querystring,
         context=context,
+        captured=snapshot,
     )
 
 
-def why_not(user, name: str, context: Context = None) -> str:
-    """Why `user` may not export dataset `name` now; "" when they may.
+def why_not(user, name: str, context: Context = None, captured: str | None = None) -> str:
+    """Why `user` may not export dataset `name` now; "" when they may. A captured changelist
+    passed the ModelAdmin's has_export_permission() in the live request where it was
+    captured; here only the user's own permissions are checked again.
     Raises UnknownDataset for a name that is neither declared nor an exporting ModelAdmin."""
     if user is None or not user.is_active or not user.has_perm(EXPORT_PERMISSION):
         return "You do not have permission to export data."
     if name.startswith(ADMIN_PREFIX):
         model_admin = model_admin_for(name, context)
-        if not model_admin.has_export_permission(replayed_request(context, user)):
-            return f"You do not have permission to export {name.removeprefix(ADMIN_PREFIX)}."
-        dataset: Dataset = changelist_dataset(name, user, "", context)
+        if captured is None:
+            request = replayed_request(context, user)
+            with replaying(f"{type(model_admin).__name__}.has_export_permission()"):
+                allowed = model_admin.has_export_permission(request)
+            if not allowed:
+                return f"You do not have permission to export {name.removeprefix(ADMIN_PREFIX)}."
+        dataset: Dataset = changelist_dataset(name, user, "", context, captured)
     else:
         dataset = get_dataset(name)
     missing = [p for p in dataset.required_permissions() if not user.has_perm(p)]
@@ -222,17 +274,19 @@ def dataset_for(
     display: bool = False,
 ):
     """The dataset an export reads, checked against the user's permissions right now.
-    A changelist export's filters hold its querystring ("changelist") and the context of
-    the request it came from ("request"); `display`: the changelist's columns as the admin
-    shows them (see shown_as_admin).
+    A changelist export's filters hold its querystring ("changelist"), the context of the
+    request it came from ("request") and, when clicked in the admin, the captured changelist
+    ("captured"); `display`: the changelist's columns as the admin shows them (see
+    shown_as_admin).
     Raises PermissionDenied (with the reason), UnknownDataset or ConditionError."""
     context = filters.get("request")
-    reason = why_not(user, name, context)
+    captured = filters.get(capture.KEY) if name.startswith(ADMIN_PREFIX) else None
+    reason = why_not(user, name, context, captured)
     if reason:
         raise PermissionDenied(reason)
     if name.startswith(ADMIN_PREFIX):
         querystring = filters.get("changelist", "")
-        dataset: Dataset = changelist_dataset(name, user, querystring, context)
+        dataset: Dataset = changelist_dataset(name, user, querystring, context, captured)
         if display:
             dataset = as_displayed(dataset)
     elif display:

@@ -29,6 +29,7 @@ from django.utils.safestring import SafeData
 from django.utils.text import capfirst
 
 from exports.datasets.base import Column, kind_of
+from exports.datasets.conditions import ConditionError
 
 Cell = Callable[[models.Model], Any]
 CHECKBOX = "action_checkbox"  # the changelist's own column, never data
@@ -36,14 +37,14 @@ MISSING = object()
 
 
 def columns(
-    model_admin: Any, request: Any, is_sensitive: Callable[[str], bool]
+    model_admin: Any, items: Sequence[Any], is_sensitive: Callable[[str], bool]
 ) -> list[tuple[Column, Any]]:
-    """(column, list_display entry) for what the changelist shows this request's user; fields
+    """(column, list_display entry) for the entries get_list_display() gave the user; fields
     on the deny-list are left out, as in raw mode."""
     model = model_admin.model
     found: list[tuple[Column, Any]] = []
     taken: set[str] = set()
-    for item in model_admin.get_list_display(request):
+    for item in items:
         if item == CHECKBOX:
             continue
         fields = field_path(model, item)
@@ -53,7 +54,7 @@ def columns(
         column = Column(
             name=unique(column_name(item), taken),
             source=item if fields else "",  # an ORM path, or nothing the database knows
-            heading=capfirst(str(label)),  # the changelist's header shows it capfirst'ed
+            heading=heading_text(label),
             description=str(fields[-1].help_text or "") if fields else "",
             kind=field_kind(fields, item) if fields else ("boolean" if boolean(attr) else "text"),
         )
@@ -148,24 +149,35 @@ def with_related(queryset: models.QuerySet, items: Sequence[Any]) -> models.Quer
 
 
 def rows(
-    model_admin: Any, queryset: models.QuerySet, items: Sequence[Any], chunk_size: int = 2000
+    model_admin: Any,
+    queryset: models.QuerySet,
+    items: Sequence[Any],
+    chunk_size: int = 2000,
+    headings: Sequence[str] = (),
 ) -> Iterator[list[Any]]:
     """Model instances a chunk at a time (prefetches run per chunk), one list per row.
-    Call inside transaction.atomic() on PostgreSQL, like Dataset.rows()."""
+    Call inside transaction.atomic() on PostgreSQL, like Dataset.rows(). A cell that fails
+    is named (ConditionError), never a traceback in a failed job."""
     cells = [cell(model_admin, item) for item in items]
+    names = list(headings) or [column_name(item) for item in items]
     for obj in queryset.iterator(chunk_size):
         try:
             row = [read(obj) for read in cells]
-        except ObjectDoesNotExist:  # a missing related row: the admin shows "-"
-            row = [guarded(read, obj) for read in cells]
+        except Exception:  # a missing related row (the admin shows "-"), or a failing cell
+            row = [guarded(read, obj, name) for read, name in zip(cells, names, strict=True)]
         yield row
 
 
-def guarded(read: Cell, obj: models.Model) -> Any:
+def guarded(read: Cell, obj: models.Model, name: str = "") -> Any:
     try:
         return read(obj)
     except ObjectDoesNotExist:
         return None
+    except Exception as exc:
+        raise ConditionError(
+            f"Column “{name}” could not be read ({type(exc).__name__}: {exc}). If it needs "
+            "the live page, export it immediately or choose raw values."
+        ) from exc
 
 
 def cell(model_admin: Any, item: Any) -> Cell:
@@ -251,13 +263,40 @@ def walk(obj: Any, parts: list[str]) -> Any:
     return obj
 
 
+# An icon font's element (<i class="material-icons">business</i>, <span class="fa fa-x">):
+# its text is a ligature name the reader never sees, so it is no text of the cell.
+ICON = re.compile(
+    r"<(i|span)\b[^>]*\bclass\s*=\s*[\"'][^\"']*"
+    r"(?:material-icons|material-symbols|glyphicon|\bfa\b|\bfa-|\bbi\b|\bbi-|icon)"
+    r"[^\"']*[\"'][^>]*>[^<]*</\1\s*>",
+    re.IGNORECASE,
+)
+TITLE = re.compile(r"""\btitle\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+
 @functools.lru_cache(maxsize=4096)
 def html_text(value: str) -> str:
-    """The text of some HTML. Cached: strip_tags() runs an HTML parser, the slowest step of a
-    row, and a changelist's badges and links repeat from row to row."""
+    """The text of some HTML, icon fonts' ligature names left out. Cached: strip_tags() runs
+    an HTML parser, the slowest step of a row, and a changelist's badges and links repeat
+    from row to row."""
     if "<" not in value and "&" not in value:
         return value
-    return html.unescape(strip_tags(value))
+    plain, icons = ICON.subn("", value)
+    text = html.unescape(strip_tags(plain))
+    return text.strip() if icons else text
+
+
+def heading_text(label: Any) -> str:
+    """A heading is text: an HTML label (an icon with a title) becomes its text, else its
+    first title; capfirst'ed as the changelist's header shows it."""
+    text = str(label)
+    if "<" in text:
+        words = html_text(text)
+        titles = TITLE.search(text)
+        if not words and titles:
+            words = html.unescape(titles.group(1) or titles.group(2) or "")
+        text = words
+    return capfirst(text.strip())
 
 
 def as_shown(value: Any) -> Any:

@@ -1,18 +1,27 @@
-"""The request a changelist export is replayed with: what the original request carried that a
-ModelAdmin may rely on (admin site, path, scheme, host, middleware attributes such as `site` or
-`tenant`), kept as JSON with the export and rebuilt in the worker. Never cookies, session,
-credentials or other headers.
+"""The request a changelist is replayed with where no click exists to capture (a schedule,
+Run again, a saved export, the API on a changelist; see datasets.capture for the click): what
+the original request carried that a ModelAdmin may rely on (admin site, path, scheme, host,
+middleware attributes such as `site` or `tenant`), kept as JSON with the export. It gets an
+empty session and a message store that keeps nothing, and the host's EXPORTS_PREPARE_REQUEST
+hook may add what its middleware would. Never cookies, session data, credentials or other
+headers.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib import import_module
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.sites import all_sites
-from django.core.exceptions import ObjectDoesNotExist
+from django.contrib.messages.storage.base import BaseStorage
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, SuspiciousOperation
 from django.db import models
 from django.http import HttpRequest, QueryDict
 from django.urls import get_resolver
+from django.utils.module_loading import import_string
 
 from exports.conf import app_settings
 from exports.datasets.conditions import ConditionError
@@ -36,6 +45,17 @@ class ReplayedRequest(HttpRequest):
 
     def _get_scheme(self) -> str:
         return self._scheme
+
+
+class DroppedMessages(BaseStorage):
+    """messages.warning() from admin code (a get_search_results that warns) works on a
+    replayed request; nobody is there to read it, so it is dropped."""
+
+    def _get(self, *args: Any, **kwargs: Any) -> tuple[list, bool]:
+        return [], True
+
+    def _store(self, messages: list, response: Any, *args: Any, **kwargs: Any) -> list:
+        return []
 
 
 def request_context(request: HttpRequest, site_name: str = DEFAULT_SITE) -> dict[str, Any]:
@@ -94,9 +114,33 @@ def replayed_request(context: Context, user, querystring: str = "") -> HttpReque
     request.GET = QueryDict(querystring)
     request.user = user
     request.current_app = context.get("site", DEFAULT_SITE)
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+    request._messages = DroppedMessages(request)
     for name, stored in context.get("attrs", {}).items():
         setattr(request, name, from_json(name, stored))
+    prepare = app_settings.PREPARE_REQUEST
+    if prepare:
+        with replaying(f"The host's EXPORTS_PREPARE_REQUEST ({prepare})"):
+            import_string(prepare)(request)
     return request
+
+
+@contextmanager
+def replaying(what: str) -> Iterator[None]:
+    """Admin code run on a replayed request fails in words that say which code needed what,
+    never as a traceback in a failed job."""
+    try:
+        yield
+    except (IncorrectLookupParameters, SuspiciousOperation) as exc:
+        raise ConditionError(f"The admin refused these filters: {exc}") from exc
+    except (ConditionError, PermissionDenied):
+        raise
+    except Exception as exc:
+        raise ConditionError(
+            f"{what} failed on a replayed request ({type(exc).__name__}: {exc}). This run has "
+            "no live page to capture (a schedule, Run again, a saved export or the API); "
+            "set EXPORTS_PREPARE_REQUEST to give the request what the admin code needs."
+        ) from exc
 
 
 def site_named(name: str):

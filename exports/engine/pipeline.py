@@ -15,6 +15,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from exports.conf import app_settings
+from exports.datasets import capture
 from exports.datasets.base import Dataset
 from exports.engine.fastpath import fast_path, unique_name
 from exports.engine.progress import DEFAULT_EVERY, Progress
@@ -89,6 +90,7 @@ def export_tables(
             notes = write_with(writer_class(out, opts), sources, opts, progress)
         progress.report()
     notes.extend(cap_notes(sources, progress.per_table))
+    notes[:0] = selection_notes(tables, progress.per_table)
     return Result(
         progress.rows, writer_class.extension, writer_class.content_type, notes, fast=fast
     )
@@ -184,6 +186,19 @@ def build_sources(
         )
         for dataset, filters in tables
     ]
+
+
+def selection_notes(
+    tables: Sequence[tuple[Dataset, Filters | None]], counts: Sequence[int]
+) -> list[str]:
+    """What each table holds against what the user chose in the changelist, when they did."""
+    found = []
+    for (_, filters), count in zip(tables, counts, strict=True):
+        selected = (filters or {}).get(capture.SELECTED)
+        if selected is not None:
+            ticked = bool((filters or {}).get("conditions"))
+            found.append(capture.selection_note(int(selected), count, ticked))
+    return found
 
 
 def cap_notes(sources: Sequence[TableSource], counts: Sequence[int]) -> list[str]:

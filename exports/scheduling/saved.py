@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 
+from exports.datasets import capture
 from exports.jobs.accept import Accepted, queue_export, validate
 from exports.models import Delivery, ExportAudit, SavedExport, Trigger
 
@@ -30,6 +31,7 @@ def save_definition(
     if not name:
         raise NotSavable("Give the saved export a name.")
     refuse_ids(filters)
+    filters = capture.replayable(filters)
     validate(owner, dataset, fmt, filters, options)
     return SavedExport.objects.create(
         name=name[:200], owner=owner, dataset=dataset, format=fmt, filters=filters, options=options
@@ -64,7 +66,7 @@ def run_again(user, audit: ExportAudit) -> Accepted:
         user,
         audit.dataset,
         audit.format,
-        audit.filters,
+        capture.replayable(audit.filters),
         audit.options,
         Delivery.BACKGROUND,
         trigger=Trigger.RERUN,
