@@ -1,7 +1,7 @@
 """System checks (`manage.py check`, and every qcluster start): settings that would run an
 export twice or declare a live one dead (E001-E003), export a secret (E004), purge somebody
 else's files (E005), and anything a host project is missing or has inconsistent, each with
-the line to add (E010-E016, W001-W003)."""
+the line to add (E010-E016, W001-W005)."""
 
 import os
 from pathlib import Path
@@ -12,7 +12,8 @@ from django.contrib.admin.sites import all_sites
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, InvalidStorageError, Storage, storages
-from django.db import connections
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.urls import NoReverseMatch, reverse
@@ -21,7 +22,9 @@ from exports.apps import PROGRESS_ALIAS
 from exports.conf import DEFAULTS, app_settings, unknown_settings
 from exports.datasets.changelist import configured_dataset
 from exports.datasets.registry import UnknownDataset, registry
+from exports.db import needs_write_lock
 from exports.delivery.storage import exports_root, uses_fallback
+from exports.models import ExportAudit
 
 
 @register()
@@ -236,6 +239,48 @@ def check_progress_database() -> list[CheckMessage]:
             id="exports.E013",
         )
     ]
+
+
+# SQLite's lock timeout (seconds) below which a writer gives up before another's commit ends.
+SQLITE_SHORTEST_TIMEOUT = 1
+
+
+@register()
+def check_sqlite_writes(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Exportdesk takes SQLite's write lock first in its own transactions (exports.db); what
+    a host's settings can still undo."""
+    alias = router.db_for_write(ExportAudit)
+    return sqlite_write_problems(connections[alias]) if alias in connections else []
+
+
+def sqlite_write_problems(connection: BaseDatabaseWrapper) -> list[CheckMessage]:
+    if connection.vendor != "sqlite":
+        return []
+    found: list[CheckMessage] = []
+    entry = f"DATABASES[{connection.alias!r}]"
+    if connection.settings_dict.get("ATOMIC_REQUESTS") and needs_write_lock(connection):
+        found.append(
+            Warning(
+                f"{entry} is SQLite with ATOMIC_REQUESTS: a request's transaction has read "
+                "before an export is queued, and SQLite's default (DEFERRED) transaction "
+                'cannot then write while another user does ("database is locked", at once).',
+                hint=f'Add "transaction_mode": "IMMEDIATE" to {entry}["OPTIONS"], or turn '
+                "ATOMIC_REQUESTS off.",
+                id="exports.W004",
+            )
+        )
+    timeout = (connection.settings_dict.get("OPTIONS") or {}).get("timeout")
+    if timeout is not None and timeout < SQLITE_SHORTEST_TIMEOUT:
+        found.append(
+            Warning(
+                f"{entry} is SQLite with a lock timeout of {timeout} s: a writer gives up at "
+                'once while another commits ("database is locked").',
+                hint=f'Set {entry}["OPTIONS"]["timeout"] to 5 or more (seconds), or remove it '
+                "(Python's default is 5).",
+                id="exports.W005",
+            )
+        )
+    return found
 
 
 def check_storage() -> list[CheckMessage]:

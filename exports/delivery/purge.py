@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from exports.conf import app_settings
+from exports.db import write_atomic
 from exports.delivery.ratelimit import forget_old_windows
 from exports.delivery.safesave import remove
 from exports.delivery.storage import exports_storage
@@ -31,7 +32,7 @@ def purge_expired(
     at a missing object; rows another purge has locked are skipped, not waited for.
     Then (unless dry_run) the orphan scan. Returns the expired names."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with write_atomic():
         expired = list(
             DownloadFile.objects.expired(now)
             .select_for_update(skip_locked=True)

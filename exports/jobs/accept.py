@@ -12,6 +12,7 @@ from django_q.tasks import async_task
 from exports.conf import app_settings
 from exports.datasets.base import Dataset
 from exports.datasets.changelist import dataset_for, shown_as_admin
+from exports.db import write_atomic
 from exports.formats import get_writer
 from exports.jobs.quotas import refuse_if_full
 from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
@@ -61,7 +62,7 @@ def queue_export(
     audit fields (trigger, saved_export)."""
     filters, options = filters or {}, options or {}
     validate(user, dataset, fmt, filters, options)
-    with transaction.atomic():
+    with write_atomic():
         # One request per user at a time decides duplicates and the limit.
         get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
         pending = ExportAudit.objects.filter(requested_by=user, status__in=PENDING)

@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exports.conf import app_settings
+from exports.db import write_atomic
 from exports.jobs.accept import enqueue, uses_orm_broker
 from exports.models import Delivery, ExportAudit, ExportStatus
 from exports.signals import finished
@@ -64,7 +65,7 @@ def stale_running(now: datetime):
 
 
 def sweep_stale(now: datetime, swept: Swept) -> None:
-    with transaction.atomic():
+    with write_atomic():
         for audit in stale_running(now).select_for_update(skip_locked=True)[:BATCH]:
             # Conditional on the beat we saw: a worker that beat since keeps its export.
             still = ExportAudit.objects.filter(
@@ -125,7 +126,7 @@ def gave_up_reason(audit: ExportAudit) -> str:
 
 def resend_lost(now: datetime, swept: Swept) -> None:
     before = now - timedelta(seconds=app_settings.REQUEUE_AFTER_SECONDS)
-    with transaction.atomic():
+    with write_atomic():
         waiting = (
             ExportAudit.objects.filter(status=ExportStatus.QUEUED)
             .alias(sent=Coalesce("heartbeat_at", "queued_at"))

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from exports.db import write_atomic
 from exports.models import ExportSchedule, RunStatus, ScheduleRun, Trigger
 from exports.scheduling.cron import CronError
 from exports.scheduling.runs import start_run
@@ -32,7 +33,7 @@ def run_due(now: datetime | None = None) -> list[ScheduleRun]:
 
 def claim_one(now: datetime):
     """A started run, None if another cluster won this schedule, or NOTHING_DUE."""
-    with transaction.atomic():
+    with write_atomic():
         due = ExportSchedule.objects.due(now).select_for_update(skip_locked=True)
         schedule = due.order_by("next_run_at", "pk").first()
         if schedule is None:

@@ -19,6 +19,7 @@ from exports.conf import app_settings
 from exports.datasets.base import get_dataset
 from exports.datasets.changelist import can_export
 from exports.datasets.conditions import ConditionError
+from exports.db import write_atomic
 from exports.delivery.purge import delete_stored
 from exports.engine import row_cap
 from exports.formats import MissingDependency
@@ -191,7 +192,7 @@ def on_export_finished(sender, audit: ExportAudit, **kwargs) -> None:
 def settle(delivery_id: int) -> DeliveryLog | None:
     """Deliver a finished export (or record why not) exactly once; idempotent."""
     run_id = DeliveryLog.objects.filter(pk=delivery_id).values_list("run_id", flat=True).first()
-    with transaction.atomic():
+    with write_atomic():
         # Lock the run first: the last delivery to settle must see all the others settled.
         ScheduleRun.objects.select_for_update().filter(pk=run_id).exists()
         delivery = (
