@@ -81,8 +81,10 @@ def loads(text: str, model_admin: Any) -> Capture:
 
 def replayable(filters: dict[str, Any]) -> dict[str, Any]:
     """An export's filters for a run without a click (Run again, a saved export): the
-    querystring and the ticked ids, never another click's capture."""
-    return {k: v for k, v in filters.items() if k not in (KEY, SELECTED)}
+    querystring and the ticked ids (still the selection), never another click's capture nor
+    the count "all matching rows" had then."""
+    dropped = (KEY,) if filters.get("conditions") else (KEY, SELECTED)
+    return {k: v for k, v in filters.items() if k not in dropped}
 
 
 def shown(filters: dict[str, Any]) -> dict[str, Any]:
