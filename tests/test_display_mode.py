@@ -318,3 +318,32 @@ def test_every_format_writes_a_changelist_as_shown(clerk, demo_data, fmt):
     assert result.rows == 50 and out.tell() > 0
     kinds = {c.name: c.kind for c in dataset.columns}
     assert kinds["scored"] == "boolean" and kinds["user"] == kinds["player"] == "text"
+
+
+def test_html_headings_are_text_and_icon_fonts_leave_no_ligature_names(
+    clerk, demo_data, monkeypatch
+):
+    """A heading that is an icon with a title is the title; an icon font's glyph inside a
+    cell is no text ("business Tyrell Ltd" was seen); a plain heading loses stray spaces."""
+    from django.utils.html import format_html
+    from django.utils.safestring import mark_safe
+
+    @admin.display(
+        description=mark_safe('<i title="Player name" class="material-icons">subject</i>')  # noqa: S308
+    )
+    def who(obj: UserPoint) -> str:
+        return format_html('<i class="material-icons">business</i> {}', obj.user.username)
+
+    @admin.display(description=" is scored")
+    def scored_text(obj: UserPoint) -> str:
+        return format_html('<span class="fa fa-check"></span><b>{}</b>', obj.points > 0)
+
+    class Shown(UserPointAdmin):
+        list_display = ["id", who, scored_text]
+
+    swap_admin(monkeypatch, UserPoint, Shown)
+    dataset = dataset_for(POINTS, clerk, {}, display=True)
+    rows = csv_rows(export_bytes(dataset))
+    assert rows[0] == ["ID", "Player name", "Is scored"]
+    points = UserPoint.objects.select_related("user").order_by("-pk")
+    assert [r[1:] for r in rows[1:]] == [[p.user.username, str(p.points > 0)] for p in points]
