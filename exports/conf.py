@@ -14,7 +14,8 @@ DEFAULTS: dict[str, Any] = {
     # Storage alias (in STORAGES) that holds exported files. When STORAGES has no such alias,
     # a private FileSystemStorage in ROOT (never served by URL) is used.
     "STORAGE": "exports",
-    # Folder of that fallback storage; None: BASE_DIR / "var" / "exports".
+    # Folder of that fallback storage; None: outside the source tree, in
+    # $XDG_DATA_HOME (else ~/.local/share) / "exportdesk" / "<project>-<hash>".
     "ROOT": None,
     # How long a finished file stays downloadable: seconds (or a timedelta).
     "FILE_LIFETIME": 24 * 3600,
@@ -27,8 +28,9 @@ DEFAULTS: dict[str, Any] = {
     # CSV tables that PostgreSQL's planner expects to hold at least this many rows are read
     # as two halves at once, on two more connections (engine.halves); 0: never.
     "SPLIT_COPY_ROWS": 100_000,
-    # Absolute links in e-mails; empty: built from the request's host where there is one.
-    "SITE_URL": "http://127.0.0.1:8000",
+    # Scheme and host of links in e-mails, e.g. "https://exports.example.com". Empty: those of
+    # the request that asked for the export (exports.delivery.links).
+    "SITE_URL": "",
     # Attach files up to this size to the ready e-mail (0: never, only a link).
     "EMAIL_ATTACH_MAX_BYTES": 0,
     "HEARTBEAT_SECONDS": 10,

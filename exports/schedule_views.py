@@ -6,9 +6,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from exports.clock import local
 from exports.datasets.conditions import ConditionError
 from exports.delivery.lifetime import keep_longer
 from exports.jobs.accept import ExportRefused
@@ -48,7 +48,7 @@ def keep_file_longer(request: HttpRequest, pk) -> HttpResponse:
     if refused:
         messages.error(request, refused)
     else:
-        until = timezone.localtime(file.expires_at)
+        until = local(file.expires_at)
         messages.success(request, f"{file.filename} is kept until {until:%Y-%m-%d %H:%M}.")
     return redirect(BACK)
 
@@ -67,7 +67,7 @@ def pause_schedule(request: HttpRequest, pk) -> HttpResponse:
 def resume_schedule(request: HttpRequest, pk) -> HttpResponse:
     schedule = get_owned_schedule(request, pk)
     resume(schedule)
-    when = timezone.localtime(schedule.next_run_at)
+    when = local(schedule.next_run_at)
     name = schedule.saved_export.name
     messages.success(request, f"Resumed “{name}”; next run {when:%Y-%m-%d %H:%M}.")
     return redirect(BACK)

@@ -102,7 +102,7 @@ EXPORTS_PURGE_MINUTES = envint("EXPORTS_PURGE_MINUTES", 15)
 EXPORTS_MAX_ROWS_IMMEDIATE = envint("EXPORTS_MAX_ROWS_IMMEDIATE", 100_000)
 EXPORTS_MAX_ROWS_BACKGROUND = envint("EXPORTS_MAX_ROWS_BACKGROUND", 5_000_000)
 EXPORTS_MAX_PENDING_PER_USER = envint("EXPORTS_MAX_PENDING_PER_USER", 3)
-EXPORTS_SITE_URL = env("EXPORTS_SITE_URL", "http://127.0.0.1:8000")
+EXPORTS_SITE_URL = env("EXPORTS_SITE_URL", "")  # empty: the host of the requesting page
 EXPORTS_EMAIL_ATTACH_MAX_BYTES = envint("EXPORTS_EMAIL_ATTACH_MAX_BYTES", 0)
 # Scheduled exports: the longest file lifetime anyone may ask for, failures in a row before a
 # schedule pauses itself, and the only domains outside addresses may be in (comma-separated).

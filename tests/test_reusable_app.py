@@ -1,8 +1,16 @@
-"""Exportdesk in a brand-new project, the way a team adds it: build the wheel, install it in a
-fresh venv, `django-admin startproject` with a custom user model (e-mail login, UUID pk) and
-a model with a UUID pk, apply the README's setup word for word, then drive the real thing
-over HTTP: a runserver and a qcluster, login, Export… of 3 ticked rows, the CSV from
-My downloads; and the same on a second AdminSite that gets Export… from enable_export().
+"""Exportdesk in brand-new projects, the way a team adds it: build the wheel once, install it
+in one fresh venv, and for each host `django-admin startproject`, apply the README's setup word
+for word, then drive the real thing. The hosts:
+
+- a custom user model (e-mail login, UUID pk) and a model with a UUID pk, in a non-UTC zone:
+  a runserver and a qcluster, login, Export… of 3 ticked rows, the CSV from My downloads; the
+  same on a second AdminSite that gets Export… from enable_export(); files kept outside the
+  project's checkout;
+- USE_TZ = False in a non-UTC zone: the same flow end to end;
+- a templates/base.html that cannot render without the host's own tag library: the app's
+  pages still answer 200;
+- the host's own test suite (`manage.py test`: a model, the admin, an export, the app's
+  pages), which passes with no line for Exportdesk's sake.
 """
 
 import csv
@@ -15,8 +23,11 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.cookiejar import CookieJar
 from pathlib import Path
+from urllib.error import HTTPError
 from urllib.parse import urlencode
 from urllib.request import HTTPCookieProcessor, build_opener
 
@@ -108,6 +119,70 @@ urlpatterns += [path("backoffice/", backoffice.urls)]
 """
 
 
+# A base.html that fails loudly wherever it is extended: the host's own tag library is not
+# installed here, as a host's context processor or tags would be missing from any other app.
+HOST_BASE_HTML = """{% load the_hosts_own_tags %}<!doctype html>
+<title>{% site_title %}</title>{% block content %}{% endblock %}
+"""
+
+HOST_HOME_HTML = """{% extends "base.html" %}{% block content %}Home{% endblock %}"""
+
+HOST_HOME_URLS = """
+from django.views.generic import TemplateView
+
+urlpatterns += [path("home/", TemplateView.as_view(template_name="shop/home.html"))]
+"""
+
+# The host's own test suite: nothing in its settings is there for Exportdesk's sake.
+HOST_TESTS = """
+import csv
+import io
+import re
+
+from django.test import TestCase
+
+from shop.models import Order, User
+
+
+class OrderTests(TestCase):
+    def test_an_order_is_saved_and_read_back(self):
+        Order.objects.create(number="A-1", total=3)
+        self.assertEqual(Order.objects.get().number, "A-1")
+
+
+class StaffTestCase(TestCase):
+    def setUp(self):
+        self.client.force_login(User.objects.create_superuser("staff@example.com", "pw"))
+
+
+class AdminTests(StaffTestCase):
+    def test_the_admin_lists_the_orders(self):
+        Order.objects.create(number="A-1", total=3)
+        self.assertEqual(self.client.get("/admin/").status_code, 200)
+        self.assertContains(self.client.get("/admin/shop/order/"), "A-1")
+
+
+class ExportTests(StaffTestCase):
+    def test_ticked_orders_download_at_once(self):
+        ids = [str(Order.objects.create(number=f"B-{n}", total=n).pk) for n in range(3)]
+        ticked = {"action": "export_rows", "index": "0", "_selected_action": ids}
+        page = self.client.post("/admin/shop/order/", ticked).content.decode()
+        columns = re.findall(r'name="columns" value="([^"]+)"', page)
+        confirm = {"post": "yes", "format": "csv", "delivery": "immediate", "columns": columns}
+        response = self.client.post("/admin/shop/order/", {**ticked, **confirm})
+        self.assertEqual(response.status_code, 200)
+        body = b"".join(response.streaming_content).decode()
+        numbers = sorted(row["Number"] for row in csv.DictReader(io.StringIO(body)))
+        self.assertEqual(numbers, ["B-0", "B-1", "B-2"])
+
+
+class PageTests(StaffTestCase):
+    def test_my_downloads_and_the_api_tokens_page(self):
+        self.assertContains(self.client.get("/downloads/"), "My downloads")
+        self.assertContains(self.client.get("/downloads/tokens/"), "API tokens")
+"""
+
+
 def readme_setup() -> dict[str, str]:
     """The README's "Add Exportdesk to your project" code blocks, by the file they name."""
     text = (ROOT / "README.md").read_text()
@@ -115,6 +190,22 @@ def readme_setup() -> dict[str, str]:
     blocks = re.findall(r"```python\n# (settings\.py|urls\.py)\n(.*?)```", section, re.DOTALL)
     assert {name for name, _ in blocks} == {"settings.py", "urls.py"}, blocks
     return dict(blocks)
+
+
+@pytest.fixture(scope="module")
+def host_python(wheel, tmp_path_factory) -> Path:
+    """One venv with the wheel for every host of this module: the slow part, done once."""
+    venv = tmp_path_factory.mktemp("host-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    # This interpreter's pip installs into the fresh venv (no pip bootstrap there); the
+    # dependencies come from the package index, or pip's cache when it has them.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    return python
 
 
 def free_port() -> int:
@@ -164,6 +255,13 @@ class Browser:
     def get(self, path: str) -> str:
         with self.opener.open(self.base + path, timeout=30) as response:
             return response.read().decode()
+
+    def status(self, path: str) -> int:
+        try:
+            with self.opener.open(self.base + path, timeout=30) as response:
+                return response.status
+        except HTTPError as exc:
+            return exc.code
 
     def get_bytes(self, path: str) -> bytes:
         with self.opener.open(self.base + path, timeout=30) as response:
@@ -217,18 +315,20 @@ class Browser:
 
 
 class HostProject:
-    def __init__(self, root: Path, python: Path) -> None:
-        self.root, self.python = root, python
-        # Nothing of this test run's own Django settings or database leaks in.
+    def __init__(self, root: Path, python: Path, data: Path) -> None:
+        self.root, self.python, self.data = root, python, data
+        # Nothing of this test run's own Django settings or database leaks in; the user's
+        # data folder (where exported files go by default) is this test's own.
         self.env = {
             "PATH": os.environ["PATH"],
             "HOME": os.environ.get("HOME", str(root)),
+            "XDG_DATA_HOME": str(data),
             "LANG": "C.UTF-8",
             "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
         }
 
-    def manage(self, *args: str) -> str:
-        done = subprocess.run(
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
             [str(self.python), "manage.py", *args],
             cwd=self.root,
             env=self.env,
@@ -236,6 +336,9 @@ class HostProject:
             text=True,
             check=False,
         )
+
+    def manage(self, *args: str) -> str:
+        done = self.run(*args)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout + done.stderr
 
@@ -249,22 +352,23 @@ class HostProject:
                 stderr=subprocess.STDOUT,
             )
 
+    def stored_files(self) -> list[Path]:
+        return [p for p in self.data.rglob("*") if p.is_file()]
 
-def make_project(base: Path, wheel: Path) -> HostProject:
-    venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    # This interpreter's pip installs into the fresh venv (no pip bootstrap there); the
-    # dependencies come from the package index, or pip's cache when it has them.
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", str(wheel)],
-        check=True,
-        capture_output=True,
-    )
+
+def make_project(
+    base: Path,
+    python: Path,
+    settings_extra: str = "",
+    urls_extra: str = "",
+    files: dict[str, str] | None = None,
+) -> HostProject:
+    """A startproject with the shop app and the README's setup; then the host's own lines
+    (after the README's) and files (by path under the project)."""
     root = base / "site"
     root.mkdir()
     subprocess.run(
-        [str(venv / "bin" / "django-admin"), "startproject", "hostsite", str(root)], check=True
+        [str(python.parent / "django-admin"), "startproject", "hostsite", str(root)], check=True
     )
     (root / "shop").mkdir()
     (root / "shop" / "__init__.py").write_text("")
@@ -278,19 +382,20 @@ def make_project(base: Path, wheel: Path) -> HostProject:
         + '\nINSTALLED_APPS += ["shop"]\nAUTH_USER_MODEL = "shop.User"\n'
         + 'TIME_ZONE = "America/Sao_Paulo"\n'
         + setup["settings.py"]
+        + settings_extra
     )
     urls = root / "hostsite" / "urls.py"
-    urls.write_text(urls.read_text() + setup["urls.py"] + BACKOFFICE_URLS)
-    return HostProject(root, python)
+    urls.write_text(urls.read_text() + setup["urls.py"] + BACKOFFICE_URLS + urls_extra)
+    for name, text in (files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return HostProject(root, python, base / "data")
 
 
-def test_a_new_project_exports_from_its_admin_and_a_second_site(wheel, tmp_path):
-    began = time.monotonic()
-    project = make_project(tmp_path, wheel)
-    installed = time.monotonic()
+def with_orders(project: HostProject) -> None:
+    """Migrated, a superuser, five orders."""
     project.manage("makemigrations", "shop")
     project.manage("migrate")
-    assert "System check identified no issues" in project.manage("check")
     project.manage("createsuperuser", "--noinput", "--email", EMAIL)
     project.manage(
         "shell",
@@ -298,16 +403,36 @@ def test_a_new_project_exports_from_its_admin_and_a_second_site(wheel, tmp_path)
         "from shop.models import Order\n"
         "for n in range(5): Order.objects.create(number=f'A-{n}', total=n * 10)",
     )
+
+
+@contextmanager
+def serving(project: HostProject, logs: Path, worker: bool = True) -> Iterator[Browser]:
+    """runserver (and a qcluster), and a logged-in browser on it."""
+    port = free_port()
+    procs = [project.start(logs / "qcluster.log", "qcluster")] if worker else []
+    procs.append(project.start(logs / "web.log", "runserver", f"127.0.0.1:{port}", "--noreload"))
+    try:
+        wait_for(lambda: can_connect(port), timeout=60, what="runserver")
+        browser = Browser(f"http://127.0.0.1:{port}")
+        browser.login()
+        yield browser
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+    if worker:
+        logs_text = (logs / "qcluster.log").read_text()
+        assert "Traceback" not in logs_text, logs_text
+
+
+def test_a_new_project_exports_from_its_admin_and_a_second_site(host_python, tmp_path):
+    began = time.monotonic()
+    project = make_project(tmp_path, host_python)
+    with_orders(project)
+    assert "System check identified no issues" in project.manage("check")
     # A dataset from the host's datasets.py, by name, on the command line.
     assert project.manage("export", "orders", "-f", "csv", "-o", "-").count("A-") == 5
 
-    port = free_port()
-    worker = project.start(tmp_path / "qcluster.log", "qcluster")
-    web = project.start(tmp_path / "web.log", "runserver", f"127.0.0.1:{port}", "--noreload")
-    try:
-        browser = Browser(f"http://127.0.0.1:{port}")
-        wait_for(lambda: can_connect(port), timeout=60, what="runserver")
-        browser.login()
+    with serving(project, tmp_path) as browser:
         # The owner search follows USERNAME_FIELD (this user model has no username).
         assert "0 download files" in browser.get("/admin/exports/downloadfile/?q=owner@")
         seen: set[str] = set()
@@ -319,12 +444,53 @@ def test_a_new_project_exports_from_its_admin_and_a_second_site(wheel, tmp_path)
             assert sorted(r[rows[0].index("Number")] for r in rows[1:]) == sorted(
                 numbers[pk] for pk in ids
             )
-    finally:
-        stop(web)
-        stop(worker)
-    logs = (tmp_path / "qcluster.log").read_text()
-    assert "Traceback" not in logs, logs
-    print(f"wheel + venv install {installed - began:.1f} s, total {time.monotonic() - began:.1f} s")
+    # The files are in the user's data folder, none in the project's checkout.
+    stored = project.stored_files()
+    assert [p.suffix for p in stored] == [".csv", ".csv"], stored
+    assert all(p.is_relative_to(project.data / "exportdesk") for p in stored), stored
+    assert not [p for p in project.root.rglob("*.csv")], "nothing exported inside the checkout"
+    print(f"host: {time.monotonic() - began:.1f} s")
+
+
+def test_a_host_on_naive_local_time_exports_end_to_end(host_python, tmp_path):
+    project = make_project(tmp_path, host_python, 'USE_TZ = False\nTIME_ZONE = "Asia/Kolkata"\n')
+    with_orders(project)
+    assert "System check identified no issues" in project.manage("check")
+    with serving(project, tmp_path) as browser:
+        numbers = order_numbers(browser)
+        ids = browser.export_three("/admin/shop/order/")
+        rows = browser.download_new_file(set())
+        assert sorted(r[rows[0].index("Number")] for r in rows[1:]) == sorted(
+            numbers[pk] for pk in ids
+        )
+        assert browser.status("/admin/exports/exportaudit/") == 200
+
+
+def test_the_apps_pages_render_where_the_hosts_base_template_cannot(host_python, tmp_path):
+    project = make_project(
+        tmp_path,
+        host_python,
+        settings_extra='TEMPLATES[0]["DIRS"] = [BASE_DIR / "templates"]\n',
+        urls_extra=HOST_HOME_URLS,
+        files={
+            "templates/base.html": HOST_BASE_HTML,
+            "shop/templates/shop/home.html": HOST_HOME_HTML,
+        },
+    )
+    with_orders(project)
+    with serving(project, tmp_path, worker=False) as browser:
+        assert browser.status("/home/") == 500, "the host's base.html fails where it is extended"
+        assert "My downloads" in browser.get("/downloads/")
+        assert "API tokens" in browser.get("/downloads/tokens/")
+
+
+def test_the_hosts_own_test_suite_passes_with_no_line_for_exportdesk(host_python, tmp_path):
+    project = make_project(tmp_path, host_python, files={"shop/tests.py": HOST_TESTS})
+    project.manage("makemigrations", "shop")
+    done = project.run("test", "shop")
+    report = done.stdout + done.stderr
+    assert done.returncode == 0, report
+    assert "Ran 4 tests" in report and "\nOK" in report, report
 
 
 def can_connect(port: int) -> bool:

@@ -11,15 +11,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from exports.admin.forms import DatasetExportForm
 from exports.admin.options import accept
+from exports.admin.saving import save_as, wants_saving
 from exports.clock import local
 from exports.datasets import capture
-from exports.admin.saving import save_as, wants_saving
 from exports.datasets.changelist import EXPORT_PERMISSION, can_export, exportable_datasets
 from exports.delivery.purge import purge_expired
 from exports.models import DatasetExport, DownloadFile, ExportAudit, FileGone
@@ -117,7 +116,7 @@ class ExportAuditAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("queued"), ordering="queued_at")
     def queued(self, obj: ExportAudit) -> str:
-        return date_format(localtime(obj.queued_at), "Y-m-d H:i")
+        return date_format(local(obj.queued_at), "Y-m-d H:i")
 
     @admin.display(description=_("dataset"), ordering="dataset")
     def dataset_name(self, obj: ExportAudit) -> str:

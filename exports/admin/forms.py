@@ -1,16 +1,16 @@
 """The options a person picks for an export (CamCOPS' download options, in our words)."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator
-from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from exports.clock import midnight
 from exports.conf import app_settings
 from exports.datasets.base import Dataset, resolve_field
 from exports.datasets.changelist import DISPLAY, VALUES_OPTION
@@ -165,8 +165,8 @@ def related_choices(field) -> list[tuple[str, str]] | None:
 
 
 def start_of(day: date) -> str:
-    """Midnight in the site's time zone, as an aware ISO timestamp."""
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone()).isoformat()
+    """Midnight in the site's time zone, as an ISO timestamp (naive with USE_TZ = False)."""
+    return midnight(day).isoformat()
 
 
 class DatasetExportForm(FileOptionsForm):

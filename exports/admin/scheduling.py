@@ -11,10 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from exports.admin.audit import ReadOnlyAdmin, pretty_json
+from exports.clock import local
 from exports.datasets.changelist import EXPORT_PERMISSION
 from exports.datasets.conditions import ConditionError
 from exports.delivery.lifetime import max_hours
@@ -294,7 +294,7 @@ class ExportScheduleAdmin(OwnedAdmin):
             (
                 (
                     reverse("admin:exports_schedulerun_change", args=[r.pk]),
-                    timezone.localtime(r.started_at).strftime("%Y-%m-%d %H:%M"),
+                    local(r.started_at).strftime("%Y-%m-%d %H:%M"),
                     r.get_trigger_display(),
                     r.get_status_display(),
                     r.message,
@@ -303,7 +303,8 @@ class ExportScheduleAdmin(OwnedAdmin):
             ),
         )
         head = "<tr><th>Started</th><th>Trigger</th><th>Status</th><th>Result</th></tr>"
-        return format_html('<table class="run-history">{}{}</table>', format_html(head), rows)
+        # The heading in the format string: format_html() without arguments fails on Django 6.
+        return format_html('<table class="run-history">' + head + "{}</table>", rows)
 
     @admin.action(description="Run now (as the scheduler would)")
     def run_schedules_now(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -9,18 +9,18 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, QueryDict
 from django.urls import reverse
-from django.utils import timezone
 
 from exports.api.problems import ApiError
+from exports.clock import aware, midnight
 from exports.conf import app_settings
-from exports.datasets.base import Dataset
 from exports.datasets import capture
+from exports.datasets.base import Dataset
 from exports.datasets.conditions import OPERATORS, ConditionError, to_q
 from exports.datasets.registry import registry
 from exports.engine.pipeline import file_options
@@ -235,7 +235,7 @@ def parse_id(name: str, value: Any) -> int:
 
 
 def start_of(day: date) -> str:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone()).isoformat()
+    return midnight(day).isoformat()
 
 
 def merge(conditions: Any, extra: dict[str, Any]) -> Any:
@@ -304,6 +304,11 @@ def dataset_json(dataset: Dataset) -> dict[str, Any]:
     }
 
 
+def instant(value: datetime | None) -> datetime | None:
+    """With its UTC offset, as the schema's date-time promises, also under USE_TZ = False."""
+    return None if value is None else aware(value)
+
+
 def export_json(audit: ExportAudit, request: HttpRequest) -> dict[str, Any]:
     """Public fields only: the requester appears as its display string, never as an id."""
 
@@ -326,17 +331,17 @@ def export_json(audit: ExportAudit, request: HttpRequest) -> dict[str, Any]:
         "bytes": audit.bytes,
         "error": audit.error,
         "notes": audit.notes,
-        "queued_at": audit.queued_at,
-        "started_at": audit.started_at,
-        "finished_at": audit.finished_at,
+        "queued_at": instant(audit.queued_at),
+        "started_at": instant(audit.started_at),
+        "finished_at": instant(audit.finished_at),
         "url": url("export", audit.pk),
         "cancel_url": url("cancel", audit.pk) if audit.status in PENDING else None,
         "file": {
             "filename": file.filename,
             "content_type": file.content_type,
             "size": file.size,
-            "created_at": file.created_at,
-            "expires_at": file.expires_at,
+            "created_at": instant(file.created_at),
+            "expires_at": instant(file.expires_at),
             "url": url("file", audit.pk),
         }
         if file

@@ -17,6 +17,7 @@ from exports.api.payloads import (
     refuse_unknown,
 )
 from exports.api.problems import ApiError
+from exports.clock import utc
 from exports.conf import app_settings
 from exports.datasets.changelist import can_export, exportable_datasets
 from exports.delivery import immediate, serving
@@ -108,7 +109,9 @@ def export_file(request: HttpRequest, pk) -> HttpResponse:
         delete_file(file)
         return HttpResponse(status=204)
     if file.is_expired():
-        raise ApiError(410, f"The file expired at {file.expires_at:%Y-%m-%d %H:%M} UTC.", "gone")
+        raise ApiError(
+            410, f"The file expired at {utc(file.expires_at):%Y-%m-%d %H:%M} UTC.", "gone"
+        )
     if not servable(file):
         raise ApiError(404, "The file is missing from storage.", "not_found")
     file.filename = safe_filename(file.filename)

@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from exports.clock import aware
 from exports.conf import app_settings
 from exports.formats.base import zone_named
 from exports.models import DownloadFile, ExportAudit
@@ -21,7 +22,7 @@ def send_ready_email(file: DownloadFile) -> None:
         return
     link = app_settings.SITE_URL.rstrip("/") + file.get_absolute_url()
     zone = zone_of(audit)
-    expires = file.expires_at.astimezone(zone_named(zone))
+    expires = aware(file.expires_at).astimezone(zone_named(zone))
     body = (
         f"Your export {file.filename} ({file.size_display}, {audit.row_count:,} rows) is "
         f"ready.{cap_sentence(audit)}\n\nDownload it here: {link}\n\n"

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
 
+from exports.clock import stored
 from exports.conf import app_settings
 from exports.models import DownloadCounter
 
@@ -74,7 +75,7 @@ def hit(user_id, now: float | None = None) -> int:
         return 0
     now = time.time() if now is None else now
     window = int(now // WINDOW) * WINDOW
-    if bump(user_id, datetime.fromtimestamp(window, tz=UTC)) <= limit:
+    if bump(user_id, stored(datetime.fromtimestamp(window, tz=UTC))) <= limit:
         return 0
     return max(1, int(window + WINDOW - now))
 

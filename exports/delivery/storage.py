@@ -2,11 +2,16 @@
 
 The host names a storage alias with EXPORTS_STORAGE (default "exports"). When STORAGES has
 no alias of that default name, exported files go to a private folder on the local disk,
-EXPORTS_ROOT (default BASE_DIR/var/exports): owner-only permissions and no URL, since every
-download goes through the view that checks the owner and the expiry.
+EXPORTS_ROOT: owner-only permissions and no URL, since every download goes through the view
+that checks the owner and the expiry. Its default lies outside the project's source tree (a
+checkout must not fill up with exported data, nor a web server serve it):
+$XDG_DATA_HOME/exportdesk/<project>-<hash>, ~/.local/share/... without XDG_DATA_HOME.
 """
 
 import functools
+import hashlib
+import os
+import re
 import uuid
 from pathlib import Path
 
@@ -40,13 +45,37 @@ def exports_root() -> Path:
     """The fallback storage's folder."""
     if app_settings.ROOT:
         return Path(app_settings.ROOT)
-    base = getattr(settings, "BASE_DIR", None)
-    if not base:
+    return data_home() / "exportdesk" / project_folder()
+
+
+def data_home() -> Path:
+    """The XDG Base Directory default for user data; a relative XDG_DATA_HOME is invalid
+    there and ignored."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg)
+    try:
+        return Path.home() / ".local" / "share"
+    except RuntimeError:  # no HOME and no passwd entry: a bare container user
         raise ImproperlyConfigured(
-            "Exportdesk needs a folder for exported files: set EXPORTS_ROOT (or BASE_DIR), "
-            f"or add a {DEFAULTS['STORAGE']!r} alias to STORAGES."
-        )
-    return Path(base) / "var" / "exports"
+            "Exportdesk needs a folder for exported files and this user has no home "
+            f"directory: set EXPORTS_ROOT, or add a {DEFAULTS['STORAGE']!r} alias to STORAGES."
+        ) from None
+
+
+def project_folder() -> str:
+    """`<settings package>-<hash>`: one folder per checkout (BASE_DIR) and database, since the
+    orphan scan deletes files that its database does not name. A host's test run (its test
+    database) therefore never touches the files of the same checkout's real one."""
+    database = settings.DATABASES.get("default", {})
+    identity = [
+        str(getattr(settings, "BASE_DIR", "")),
+        str(settings.SETTINGS_MODULE or ""),
+        *(str(database.get(key, "")) for key in ("ENGINE", "NAME", "HOST", "PORT")),
+    ]
+    digest = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:12]
+    package = (settings.SETTINGS_MODULE or "project").split(".")[0]
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', package)}-{digest}"
 
 
 @functools.lru_cache(maxsize=8)

@@ -12,6 +12,7 @@ from itertools import chain
 from typing import Any, BinaryIO, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from exports.clock import aware
 from exports.datasets.base import Column
 
 # A cell starting with one of these is a formula to some spreadsheet program.
@@ -49,6 +50,8 @@ def iso_text(value: datetime, zone: tzinfo = UTC_ZONE) -> str:
     """ISO 8601 in `zone` with its UTC offset, as PostgreSQL's to_json() prints a timestamptz
     (the fast paths use it): `2026-03-29T03:30:00+02:00`; a fraction of a second without
     its trailing zeros (`.5`); an offset with seconds (`+00:09:21`, Paris before 1911)."""
+    if value.tzinfo is None:
+        value = aware(value)  # the site's wall clock, not the process's zone astimezone() takes
     local = value.astimezone(zone)
     text = local.isoformat()
     if not local.microsecond:
@@ -92,22 +95,24 @@ UNIX_EPOCH_UTC = UNIX_EPOCH.replace(tzinfo=UTC)
 
 
 def naive_utc(value: datetime) -> datetime:
-    """The UTC wall-clock time, naive. (Arithmetic, because astimezone().replace() costs
+    """The UTC wall-clock time, naive; a naive value is the site's wall clock, as Django
+    reads it under USE_TZ = False. (Arithmetic, because astimezone().replace() costs
     microseconds a cell.)"""
     if value.tzinfo is None:
-        return value
+        value = aware(value)
     return UNIX_EPOCH + (value - UNIX_EPOCH_UTC)
 
 
 def wall_clock(zone: tzinfo) -> Callable[[datetime], datetime]:
     """Spreadsheets have no time zones: a cell holds the wall-clock time in the export's zone,
-    naive. In the repeated hour of autumn two instants show the same time, as on a clock."""
+    naive (a naive value being the site's). In the repeated hour of autumn two instants show
+    the same time, as on a clock."""
     if zone is UTC_ZONE:
         return naive_utc
 
     def local(value: datetime) -> datetime:
         if value.tzinfo is None:
-            return value
+            value = aware(value)
         return value.astimezone(zone).replace(tzinfo=None)
 
     return local

@@ -133,8 +133,8 @@ def _bind_column(bind: Callable[[Any], Any], values: tuple[Any, ...]) -> Sequenc
     if isinstance(bind, TextBinder):
         if types <= TEXT_TYPES:
             return values
-        if types == {datetime}:
-            return _iso_texts(values, bind.zone)
+        if types == {datetime} and values[0].tzinfo is not None:
+            return _iso_texts(values, bind.zone)  # a naive column goes through iso_text()
         if types <= {datetime, NONE}:
             return list(map(_iso_or_none, values, repeat(bind.zone)))
         if types <= {date, NONE}:

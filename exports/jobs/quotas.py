@@ -14,10 +14,10 @@ from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 
 from exports.conf import app_settings
+from exports.jobs.progressdb import progress_alias
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 
 MIB = 1024 * 1024
-ALIAS = "progress"
 
 
 class QuotaExceeded(Exception):
@@ -84,14 +84,15 @@ class Reservation:
         if not limit or self.user_id is None or (written <= self.held and self.held):
             return
         step = int(app_settings.QUOTA_STEP_MB * MIB)
-        with transaction.atomic(using=ALIAS):
-            users = get_user_model().objects.using(ALIAS)
+        alias = progress_alias()
+        with transaction.atomic(using=alias):
+            users = get_user_model().objects.using(alias)
             users.select_for_update().filter(pk=self.user_id).exists()
-            left = limit - used_bytes(self.user_id, using=ALIAS, exclude=self.audit_id)
+            left = limit - used_bytes(self.user_id, using=alias, exclude=self.audit_id)
             if written > left or left <= 0:
                 raise QuotaExceeded(exceeded_message(written, left, limit))
             wanted = min(max(written, 1) + step, left)
-            ExportAudit.objects.using(ALIAS).filter(
+            ExportAudit.objects.using(alias).filter(
                 pk=self.audit_id, status=ExportStatus.RUNNING, attempts=self.attempt
             ).update(reserved_bytes=wanted)
             self.held = wanted

@@ -79,7 +79,12 @@ def progress_reporter(
 
 
 def filename_for(dataset: str, extension: str, when: datetime) -> str:
-    return safe_filename(f"{dataset}_{when:%Y%m%dT%H%M%SZ}.{extension}")
+    """Stamped in UTC with a Z; a naive time (USE_TZ = False) is the site's wall clock, which
+    a Z would misname, so it goes without."""
+    if timezone.is_naive(when):
+        return safe_filename(f"{dataset}_{when:%Y%m%dT%H%M%S}.{extension}")
+    in_utc = when.replace(tzinfo=None) - when.utcoffset()
+    return safe_filename(f"{dataset}_{in_utc:%Y%m%dT%H%M%SZ}.{extension}")
 
 
 def split_options(options: dict) -> tuple[dict, list[str] | None]:

@@ -6,6 +6,7 @@ from django.core.mail import EmailMessage
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
+from exports.clock import utc
 from exports.conf import app_settings
 from exports.models import DeliveryLog, DownloadFile, ExportSchedule
 
@@ -24,7 +25,7 @@ def send_link(delivery: DeliveryLog, file: DownloadFile, name: str) -> None:
         f"({file.size_display}, {delivery.audit.row_count} rows).\n\n"
         f"It is on your My downloads page: {absolute(file.get_absolute_url())}\n\n"
         f"The link works for you only, after you log in, until "
-        f"{file.expires_at:%Y-%m-%d %H:%M} UTC.\n"
+        f"{utc(file.expires_at):%Y-%m-%d %H:%M} UTC.\n"
     )
     EmailMessage(f"{name}: {file.filename}", body, to=[delivery.user.email]).send()
 

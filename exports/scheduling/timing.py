@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from exports.clock import aware, stored
 from exports.scheduling.cron import Cron, CronError, parse
 
 # How far ahead to look for a matching day: "29 February, a Monday" happens within 28 years.
@@ -53,11 +54,18 @@ class Timing:
             starts_at=schedule.starts_at,
         )
 
+    @property
+    def start(self) -> datetime | None:
+        """starts_at as an instant (naive under USE_TZ = False: the site's wall clock)."""
+        return aware(self.starts_at) if self.starts_at else None
+
     def next_after(self, after: datetime, zone: ZoneInfo | None = None) -> datetime:
-        """The first run strictly after `after` (and not before starts_at)."""
+        """The first run strictly after `after` (and not before starts_at), as an aware
+        instant; a naive `after` is read as the site's wall clock."""
         zone = zone or site_zone()
-        if self.starts_at and after < self.starts_at:
-            after = self.starts_at - timedelta(microseconds=1)
+        after = aware(after)
+        if self.start and after < self.start:
+            after = self.start - timedelta(microseconds=1)
         if self.kind == "interval" and self.unit == "hours":
             return self._every_hours(after)
         if self.kind == "interval":
@@ -70,14 +78,14 @@ class Timing:
         raise ValueError(f"Unknown schedule kind {self.kind!r}.")
 
     def _every_hours(self, after: datetime) -> datetime:
-        anchor = self.starts_at or after
+        anchor = self.start or after
         period = timedelta(hours=self.every)
         if after < anchor:
             return anchor
         return anchor + period * ((after - anchor) // period + 1)
 
     def _every_days(self, after: datetime, zone: ZoneInfo) -> datetime:
-        first = (self.starts_at or after).astimezone(zone).date()
+        first = (self.start or after).astimezone(zone).date()
         return first_after(
             after, zone, lambda d: (d - first).days % self.every == 0, [self.at_time]
         )
@@ -119,4 +127,5 @@ def cron_after(cron: Cron, after: datetime, zone: ZoneInfo) -> datetime:
 
 
 def next_run_time(schedule, after: datetime | None = None) -> datetime:
-    return Timing.of(schedule).next_after(after or timezone.now())
+    """As the schedule's next_run_at holds it (the site's wall clock under USE_TZ = False)."""
+    return stored(Timing.of(schedule).next_after(after or timezone.now()))
