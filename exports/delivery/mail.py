@@ -7,6 +7,7 @@ from django.core.mail import EmailMessage
 
 from exports.clock import aware
 from exports.conf import app_settings
+from exports.delivery.links import link_base
 from exports.formats.base import zone_named
 from exports.models import DownloadFile, ExportAudit
 
@@ -20,7 +21,7 @@ def send_ready_email(file: DownloadFile) -> None:
     if not owner.email:
         log.warning("export %s: %s has no e-mail address", file.audit_id, owner.get_username())
         return
-    link = app_settings.SITE_URL.rstrip("/") + file.get_absolute_url()
+    link = link_base(audit) + file.get_absolute_url()
     zone = zone_of(audit)
     expires = aware(file.expires_at).astimezone(zone_named(zone))
     body = (

@@ -30,6 +30,7 @@ from exports.delivery.lifetime import lifetime_for
 from exports.delivery.safesave import remove, save_whole
 from exports.delivery.storage import exports_storage, storage_key
 from exports.jobs.heartbeat import Heartbeat
+from exports.jobs.progressdb import progress_alias
 from exports.jobs.quotas import Reservation, bytes_under
 from exports.jobs.sweeper import back_to_queue
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
@@ -64,10 +65,10 @@ def progress_reporter(
     """Saves rows written with one UPDATE on a second connection (the export's own
     transaction is still open), and learns of a cancel from the same statement."""
 
+    alias = progress_alias()  # the default connection inside a host's TestCase
+
     def report(rows: int) -> None:
-        mine = ExportAudit.objects.using("progress").filter(
-            pk=audit_id, status=ExportStatus.RUNNING
-        )
+        mine = ExportAudit.objects.using(alias).filter(pk=audit_id, status=ExportStatus.RUNNING)
         if attempt is not None:
             mine = mine.filter(attempts=attempt)
         if not mine.update(row_count=rows, heartbeat_at=timezone.now()):

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from exports.clock import utc
 from exports.conf import app_settings
+from exports.delivery.links import base_for, link_base
 from exports.models import DeliveryLog, DownloadFile, ExportSchedule
 
 
@@ -15,15 +16,12 @@ class Undeliverable(Exception):
     """The file cannot go to this recipient; the message says why."""
 
 
-def absolute(path: str) -> str:
-    return app_settings.SITE_URL.rstrip("/") + path
-
-
 def send_link(delivery: DeliveryLog, file: DownloadFile, name: str) -> None:
+    link = link_base(delivery.audit) + file.get_absolute_url()
     body = (
         f"The scheduled export “{name}” has produced {file.filename} "
         f"({file.size_display}, {delivery.audit.row_count} rows).\n\n"
-        f"It is on your My downloads page: {absolute(file.get_absolute_url())}\n\n"
+        f"It is on your My downloads page: {link}\n\n"
         f"The link works for you only, after you log in, until "
         f"{utc(file.expires_at):%Y-%m-%d %H:%M} UTC.\n"
     )
@@ -52,10 +50,12 @@ def send_paused(schedule: ExportSchedule, reason: str) -> None:
     owner = schedule.owner
     if not owner.email or not owner.is_active:
         return
-    name = schedule.saved_export.name
+    saved = schedule.saved_export
+    name = saved.name
+    site = base_for(saved.options, saved.filters)
     body = (
         f"Your scheduled export “{name}” has been paused and will not run again until you "
         f"resume it.\n\nWhy: {reason}\n\nResume it on My downloads: "
-        f"{absolute(reverse('exports:my-downloads'))}\n"
+        f"{site}{reverse('exports:my-downloads')}\n"
     )
     EmailMessage(f"Paused: {name}", body, to=[owner.email]).send()
