@@ -80,6 +80,12 @@ DURATIONS = {"FILE_LIFETIME", "MAX_FILE_LIFETIME"}
 
 
 class AppSettings:
+    # Who may export at all: dotted path of a function(user) -> bool. None: the admin's rule,
+    # an active staff user with exports.export_data (exports.datasets.access). Datasets and
+    # ModelAdmins add their own permissions on top, whatever the rule.
+    "MAY_EXPORT": None,
+    # The longest lifetime an export or a schedule may ask for, and "keep 24 h longer" may
+    # reach: seconds (or a timedelta).
     """`app_settings.FILE_LIFETIME` reads settings.EXPORTS_FILE_LIFETIME, else its default."""
 
     def __getattr__(self, name: str) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from exports.api.forms import ApiTokenForm
+from exports.datasets.access import may_export
 from exports.delivery import serving
 from exports.delivery.filenames import safe_filename
 from exports.delivery.guards import private_errors, servable
@@ -165,6 +166,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     """A new token's secret appears in this one response and is kept nowhere."""
     form = ApiTokenForm(request.POST or None)
     created = None
+    if form.is_bound and not may_export(request.user):
+        # Anyone may see and revoke their tokens; only those who may export get new ones.
+        return private(HttpResponseForbidden("You do not have permission to export data."))
     if form.is_bound and form.is_valid():
         token, secret = ApiToken.issue(request.user, form.cleaned_data["label"], form.expires_at())
         created = {"token": token, "secret": secret}

@@ -55,9 +55,13 @@ def exports_root(tmp_path: Path, settings) -> Path:
     return root
 
 
-def make_user(username: str, *, staff: bool = False, export: bool = False) -> User:
+def make_user(username: str, *, staff: bool | None = None, export: bool = False) -> User:
+    """`export`: may export the demo's points, which takes staff too unless `staff=False`."""
     user = User.objects.create_user(
-        username, f"{username}@example.com", "pw-" + username, is_staff=staff
+        username,
+        f"{username}@example.com",
+        "pw-" + username,
+        is_staff=export if staff is None else staff,
     )
     if export:
         user.user_permissions.add(

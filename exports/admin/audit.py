@@ -19,7 +19,8 @@ from exports.admin.options import accept
 from exports.admin.saving import save_as, wants_saving
 from exports.clock import local
 from exports.datasets import capture
-from exports.datasets.changelist import EXPORT_PERMISSION, can_export, exportable_datasets
+from exports.datasets.access import may_export
+from exports.datasets.changelist import can_export, exportable_datasets
 from exports.delivery.purge import purge_expired
 from exports.models import DatasetExport, DownloadFile, ExportAudit, FileGone
 
@@ -158,7 +159,7 @@ class DatasetsAdmin(ReadOnlyAdmin):
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         if obj is not None:
             return False
-        return request.user.is_active and request.user.has_perm(EXPORT_PERMISSION)
+        return may_export(request.user)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

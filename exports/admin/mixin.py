@@ -10,15 +10,15 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from exports.admin.options import export_action
-from exports.datasets.changelist import EXPORT_PERMISSION
+from exports.datasets.access import may_export as may_export_at_all
 
 ACTION = "export_rows"
 DESCRIPTION = _("Export…")
 
 
 def may_export(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
-    """Staff with `exports.export_data` and the model's view permission."""
-    return request.user.has_perm(EXPORT_PERMISSION) and model_admin.has_view_permission(request)
+    """Who may export at all (datasets.access) with the model's view permission."""
+    return may_export_at_all(request.user) and model_admin.has_view_permission(request)
 
 
 class ExportMixin:

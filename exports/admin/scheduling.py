@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 
 from exports.admin.audit import ReadOnlyAdmin, pretty_json
 from exports.clock import local
-from exports.datasets.changelist import EXPORT_PERMISSION
+from exports.datasets.access import may_export as may_export_at_all
 from exports.datasets.conditions import ConditionError
 from exports.delivery.lifetime import max_hours
 from exports.formats import format_choices
@@ -37,8 +37,7 @@ from exports.scheduling.timing import WEEKDAY_NAMES, Timing, next_run_time
 
 
 def may_export(request: HttpRequest) -> bool:
-    user = request.user
-    return user.is_active and (user.is_superuser or user.has_perm(EXPORT_PERMISSION))
+    return may_export_at_all(request.user)
 
 
 def owns(request: HttpRequest, owner_id) -> bool:

@@ -19,6 +19,7 @@ from django.db import models
 
 from exports.datasets import capture
 from exports.datasets import display as admin_display
+from exports.datasets.access import EXPORT_PERMISSION, may_export
 from exports.datasets.base import Column, Dataset, view_permission
 from exports.datasets.conditions import ConditionError, to_q
 from exports.datasets.registry import UnknownDataset, get_dataset, registry
@@ -32,7 +33,6 @@ from exports.datasets.replay import (
 )
 from exports.datasets.sensitive import is_sensitive_name
 
-EXPORT_PERMISSION = "exports.export_data"
 # options["values"] = "display": the columns as the admin shows them; absent: raw values.
 VALUES_OPTION = "values"
 DISPLAY = "display"
@@ -231,7 +231,7 @@ def why_not(user, name: str, context: Context = None, captured: str | None = Non
     passed the ModelAdmin's has_export_permission() in the live request where it was
     captured; here only the user's own permissions are checked again.
     Raises UnknownDataset for a name that is neither declared nor an exporting ModelAdmin."""
-    if user is None or not user.is_active or not user.has_perm(EXPORT_PERMISSION):
+    if not may_export(user):
         return "You do not have permission to export data."
     if name.startswith(ADMIN_PREFIX):
         model_admin = model_admin_for(name, context)

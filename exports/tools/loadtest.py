@@ -15,7 +15,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Count
 from django.test import override_settings
 
-from exports.datasets.changelist import EXPORT_PERMISSION
+from exports.datasets.access import EXPORT_PERMISSION
 from exports.datasets.registry import get_dataset
 from exports.jobs.accept import queue_export
 from exports.models import PENDING, ExportAudit, ExportStatus
@@ -42,7 +42,7 @@ class Report:
 
 
 def load_users(count: int, dataset: str, prefix: str = "loaduser") -> list:
-    """Users who may export `dataset`: exports.export_data and what the dataset requires."""
+    """Staff users who may export `dataset`: exports.export_data and what it requires."""
     User = get_user_model()
     needed = [EXPORT_PERMISSION, *get_dataset(dataset).required_permissions()]
     perms = [
@@ -53,7 +53,8 @@ def load_users(count: int, dataset: str, prefix: str = "loaduser") -> list:
     for n in range(count):
         name = f"{prefix}{n:02d}@load.invalid"
         user, _ = User.objects.get_or_create(
-            **{User.USERNAME_FIELD: name}, defaults={User.get_email_field_name(): name}
+            **{User.USERNAME_FIELD: name},
+            defaults={User.get_email_field_name(): name, "is_staff": True},
         )
         user.user_permissions.add(*perms)
         users.append(User.objects.get(pk=user.pk))  # fresh permission cache

@@ -13,8 +13,15 @@ from django.urls import reverse
 
 from exports.models import ApiToken
 from tests.api.conftest import create_token
+from tests.conftest import make_user
 
 TOKEN = re.compile(r"exd_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
+
+
+@pytest.fixture
+def alice(db) -> User:
+    """Tokens are made by people who may export: staff with exports.export_data."""
+    return make_user("alice", export=True)
 
 
 def test_the_command_prints_the_token_once_and_stores_only_its_hash(alice):
