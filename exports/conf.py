@@ -51,6 +51,21 @@ DEFAULTS: dict[str, Any] = {
     "PRESIGNED_SECONDS": 300,
     # nginx `internal` location prefix for X-Accel-Redirect downloads; empty: off.
     "X_ACCEL_REDIRECT": "",
+    # Field names the secret-field deny-list (exports.datasets.sensitive) matches but that hold
+    # no secret: ordinary in every export. Compared word for word with a whole name, so
+    # `tokenCount` is `token_count`. A host extends the list with
+    # `(*exports.conf.DEFAULTS["NOT_SECRET_NAMES"], "token_type")`, or replaces it.
+    "NOT_SECRET_NAMES": (
+        "token_count",
+        "tokens_count",
+        "num_tokens",
+        "max_tokens",
+        "input_tokens",
+        "output_tokens",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+    ),
     # HTTP API (exports.api): requests per token per minute (0: no limit), the largest request
     # body it reads, and the most history rows one page may hold.
     "API_REQUESTS_PER_MINUTE": 120,
