@@ -11,6 +11,7 @@ import random
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core import mail
 from django.urls import reverse
 
 from exports.datasets.capture import KEY
@@ -89,7 +90,6 @@ def test_a_search_that_warns_through_messages_replays_with_the_hook(client, user
 
 def test_rows_deleted_since_the_click_are_counted_in_words(client, users):
     case = Case(0, "deal", "manager", None, {"active": "all"}, False, tick_share=1.0)
-    case.delivery = "immediate"  # the background run below deletes first
     login(client, users["manager"], None)
     url = reverse("crm:hostapp_deal_changelist")
     pages = shown_ids(client, url, case.query)
@@ -100,7 +100,7 @@ def test_rows_deleted_since_the_click_are_counted_in_words(client, users):
         "index": "0",
         "post": "yes",
         "format": "csv",
-        "delivery": "background",
+        "delivery": "email",
         "values": "raw",
         "columns": ["id", "title"],
         "time_zone": "UTC",
@@ -119,6 +119,9 @@ def test_rows_deleted_since_the_click_are_counted_in_words(client, users):
     expected = f"{n - 2} of {n} selected rows; 2 no longer exist or no longer match"
     assert audit.selection_note.startswith(expected)
     assert audit.notes.startswith(expected), "the API and the audit admin show the notes"
+    [sent] = mail.outbox
+    assert f"It holds {expected}" in sent.body
+    assert "Download it here: http://testserver/downloads/" in sent.body, "the host asked on"
     page = client.get(reverse("exports:my-downloads")).content.decode()
     assert expected in page
 

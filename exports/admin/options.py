@@ -25,6 +25,7 @@ from exports.datasets.changelist import (
 )
 from exports.datasets.conditions import ConditionError
 from exports.delivery import immediate
+from exports.delivery.links import with_site_url
 from exports.engine import row_cap
 from exports.formats import MissingDependency
 from exports.jobs.accept import ExportRefused, queue_export, start_immediate
@@ -40,6 +41,7 @@ def accept(
     delivery: str,
 ) -> HttpResponse | None:
     """Start the export; None means 'done, messages say how' and the caller redirects."""
+    options = with_site_url(options, request)  # its e-mails link to the host asked on
     try:
         if delivery == Delivery.IMMEDIATE:
             audit, source = start_immediate(request.user, dataset, fmt, filters, options)

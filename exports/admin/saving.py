@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from exports.datasets.conditions import ConditionError
+from exports.delivery.links import with_site_url
 from exports.formats import MissingDependency
 from exports.scheduling.saved import NotSavable, save_definition
 
@@ -26,6 +27,7 @@ def save_as(
     """The saved export's page on success; None (with a message) when it cannot be saved."""
     name = request.POST.get(NAME_FIELD, "")
     try:
+        options = with_site_url(options, request)
         saved = save_definition(request.user, name, dataset, fmt, filters, options)
     except (NotSavable, ConditionError, LookupError, PermissionDenied, MissingDependency) as exc:
         messages.error(request, f"Not saved: {exc}")

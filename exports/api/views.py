@@ -23,6 +23,7 @@ from exports.datasets.changelist import can_export, exportable_datasets
 from exports.delivery import immediate, serving
 from exports.delivery.filenames import safe_filename
 from exports.delivery.guards import servable
+from exports.delivery.links import with_site_url
 from exports.jobs.accept import ExportRefused, queue_export, start_immediate
 from exports.models import PENDING, DownloadFile, ExportAudit, ExportStatus
 from exports.views import cancel_export, delete_file
@@ -77,7 +78,7 @@ def start_export(request: HttpRequest) -> HttpResponse:
         wanted.dataset,
         wanted.format,
         wanted.filters,
-        wanted.options,
+        with_site_url(wanted.options, request),
         wanted.delivery,
         display=requester(request),
     )

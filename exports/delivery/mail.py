@@ -26,7 +26,7 @@ def send_ready_email(file: DownloadFile) -> None:
     expires = aware(file.expires_at).astimezone(zone_named(zone))
     body = (
         f"Your export {file.filename} ({file.size_display}, {audit.row_count:,} rows) is "
-        f"ready.{cap_sentence(audit)}\n\nDownload it here: {link}\n\n"
+        f"ready.{cap_sentence(audit)}{selection_sentence(audit)}\n\nDownload it here: {link}\n\n"
         f"Dates and times in the file are in the {zone} time zone.\n\n"
         "The link works for you only, after you log in, "
         f"until {expires:%Y-%m-%d %H:%M} ({zone}).\n"
@@ -42,6 +42,11 @@ def zone_of(audit: ExportAudit) -> str:
     """The zone the file's times are in: recorded when the export was accepted; an older
     export without one was written in the site's zone."""
     return audit.options.get("time_zone") or settings.TIME_ZONE
+
+
+def selection_sentence(audit: ExportAudit) -> str:
+    """What the file holds against what the user chose in the changelist, when they did."""
+    return f" It holds {audit.selection_note}" if audit.selection_note else ""
 
 
 def cap_sentence(audit: ExportAudit) -> str:

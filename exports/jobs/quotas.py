@@ -9,11 +9,11 @@ connection: the export's own transaction stays open for minutes and must not hol
 import os
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 
 from exports.conf import app_settings
+from exports.db import write_atomic
 from exports.jobs.progressdb import progress_alias
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 
@@ -85,7 +85,7 @@ class Reservation:
             return
         step = int(app_settings.QUOTA_STEP_MB * MIB)
         alias = progress_alias()
-        with transaction.atomic(using=alias):
+        with write_atomic(using=alias):  # SQLite: the write lock first
             users = get_user_model().objects.using(alias)
             users.select_for_update().filter(pk=self.user_id).exists()
             left = limit - used_bytes(self.user_id, using=alias, exclude=self.audit_id)
