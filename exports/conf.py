@@ -75,13 +75,17 @@ DEFAULTS: dict[str, Any] = {
     # get_queryset() may read: kept (model instances by label and pk, plain values as they
     # are) and set again on the request a changelist export is replayed with.
     "REQUEST_ATTRIBUTES": ("site", "tenant"),
-    # The longest lifetime an export or a schedule may ask for, and "keep 24 h longer" may
-    # reach: seconds (or a timedelta).
     # Where no click exists (a schedule, Run again, a saved export, the API on a changelist),
     # the changelist is replayed on a request built for the runner; this dotted path names a
     # function(request) that prepares it as the host's middleware would (attributes on
     # request.user, session values). None: nothing more.
     "PREPARE_REQUEST": None,
+    # Who may export at all: dotted path of a function(user) -> bool. None: the admin's rule,
+    # an active staff user with exports.export_data (exports.datasets.access). Datasets and
+    # ModelAdmins add their own permissions on top, whatever the rule.
+    "MAY_EXPORT": None,
+    # The longest lifetime an export or a schedule may ask for, and "keep 24 h longer" may
+    # reach: seconds (or a timedelta).
     "MAX_FILE_LIFETIME": 7 * 24 * 3600,
     # Runs of a schedule that may fail in a row before it pauses itself and tells its owner.
     "SCHEDULE_MAX_FAILURES": 3,
@@ -95,12 +99,6 @@ DURATIONS = {"FILE_LIFETIME", "MAX_FILE_LIFETIME"}
 
 
 class AppSettings:
-    # Who may export at all: dotted path of a function(user) -> bool. None: the admin's rule,
-    # an active staff user with exports.export_data (exports.datasets.access). Datasets and
-    # ModelAdmins add their own permissions on top, whatever the rule.
-    "MAY_EXPORT": None,
-    # The longest lifetime an export or a schedule may ask for, and "keep 24 h longer" may
-    # reach: seconds (or a timedelta).
     """`app_settings.FILE_LIFETIME` reads settings.EXPORTS_FILE_LIFETIME, else its default."""
 
     def __getattr__(self, name: str) -> Any:
