@@ -99,7 +99,11 @@ def test_unticked_columns_are_left_out(client, staff, demo_data):
     data, _ = confirm(columns=["id", "points"])
     post_action(client, data)
     audit = ExportAudit.objects.get()
-    assert audit.options == {"columns": ["id", "points"], "time_zone": "UTC"}
+    assert audit.options == {
+        "columns": ["id", "points"],
+        "time_zone": "UTC",
+        "site_url": "http://testserver",
+    }
     run(str(audit.pk))
     with DownloadFile.objects.get().open() as handle:
         header = handle.read().decode().splitlines()[0]

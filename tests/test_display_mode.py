@@ -229,7 +229,8 @@ def test_the_options_page_offers_the_choice_and_an_immediate_download_follows_it
     assert [int(r[0]) for r in rows[1:]] == sorted(ids, reverse=True)  # the changelist's order
     assert all(r[2] in KIND_LABELS.values() for r in rows[1:])
     audit = ExportAudit.objects.get()
-    assert audit.options == {**DISPLAY, "time_zone": "UTC"}  # the page always names the zone
+    # The page always names the zone; e-mails would link to the host it was asked on.
+    assert audit.options == {**DISPLAY, "time_zone": "UTC", "site_url": "http://testserver"}
     assert audit.status == ExportStatus.COMPLETED
 
 
@@ -244,7 +245,8 @@ def test_raw_values_stay_the_default(client, clerk, demo_data):
     assert rows[0] == ["ID", "User ID", "Username", "Amount", "Kind", "Note", "Created"]
     raw = {t.pk: t.kind for t in WalletTransaction.objects.filter(pk__in=ids)}
     assert [r[4] for r in rows[1:]] == [raw[int(r[0])] for r in rows[1:]], "values, not labels"
-    assert ExportAudit.objects.get().options == {"time_zone": "UTC"}  # no "values": raw
+    options = ExportAudit.objects.get().options
+    assert options == {"time_zone": "UTC", "site_url": "http://testserver"}  # no "values": raw
     assert not isinstance(dataset_for(WALLET, clerk, {}), DisplayDataset)
 
 

@@ -51,7 +51,11 @@ def test_the_options_page_saves_the_changelist_filters_never_ids(client, staff, 
     )
     assert saved.filters["changelist"] == f"game__id__exact={game.pk}"
     assert "conditions" not in saved.filters  # never a list of ids
-    assert saved.options == {"lifetime_hours": 48, "time_zone": "UTC"}
+    assert saved.options == {
+        "lifetime_hours": 48,
+        "time_zone": "UTC",
+        "site_url": "http://testserver",
+    }
     assert not ExportAudit.objects.exists(), "saving runs nothing"
 
 

@@ -23,6 +23,7 @@ from exports.datasets import capture
 from exports.datasets.base import Dataset
 from exports.datasets.conditions import OPERATORS, ConditionError, to_q
 from exports.datasets.registry import registry
+from exports.delivery.links import without_site_url
 from exports.engine.pipeline import file_options
 from exports.formats import WRITERS
 from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
@@ -324,7 +325,7 @@ def export_json(audit: ExportAudit, request: HttpRequest) -> dict[str, Any]:
         "status": audit.status,
         "requested_by": audit.requested_by_display,
         "filters": capture.shown(audit.filters),
-        "options": audit.options,
+        "options": without_site_url(audit.options),
         "rows_written": audit.row_count,
         "rows_expected": audit.rows_expected,
         "percent": audit.progress_percent,

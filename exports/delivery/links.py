@@ -38,6 +38,11 @@ def with_site_url(options: dict[str, Any], request: HttpRequest) -> dict[str, An
     return {**options, SITE_URL_OPTION: site_url_of(request)}
 
 
+def without_site_url(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options a person chose, for the API to show: where links go is no option of theirs."""
+    return {k: v for k, v in options.items() if k != SITE_URL_OPTION}
+
+
 def link_base(audit: ExportAudit) -> str:
     """`scheme://host` for the links in this export's e-mails (no trailing slash)."""
     return base_for(audit.options, audit.filters)
