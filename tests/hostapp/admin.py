@@ -120,3 +120,8 @@ class RegionAdmin(ExportMixin, admin.ModelAdmin):
     search_fields = ["name"]
     ordering = ["name"]
     list_per_page = 2
+
+    def get_fieldsets(self, request, obj=None):
+        """Only for a saved region (as profile admins do): an unsaved one or None raise."""
+        saved = Region.objects.get(pk=obj.pk)
+        return [(None, {"fields": ["code", "name"] if saved.pk else ["name"]})]
