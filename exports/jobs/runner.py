@@ -34,7 +34,7 @@ from exports.jobs.progressdb import progress_alias
 from exports.jobs.quotas import Reservation, bytes_under
 from exports.jobs.sweeper import back_to_queue
 from exports.models import Delivery, DownloadFile, ExportAudit, ExportStatus
-from exports.scheduling.sentlog import staged_rows_for
+from exports.scheduling.sentlog import exactly_staged, staged_rows_for
 from exports.signals import finished
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ def write(audit: ExportAudit, attempt: int, stored: list[str]):
     with (
         tempfile.TemporaryDirectory(dir=app_settings.TMP_DIR, prefix="exportdesk-") as scratch,
         tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as tmp,
+        exactly_staged(dataset, audit.filters) as dataset,  # staged keys it writes, no others
     ):
         result = engine.export(
             tmp,

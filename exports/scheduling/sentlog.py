@@ -6,23 +6,29 @@ record. "Not yet sent" is a join of the dataset's rows against the gaps between 
 which PostgreSQL answers with one index range scan per gap: with one big range and 10,000
 new rows it reads those 10,000 rows and nothing else.
 
-A run stages the chosen keys (PendingRow, one INSERT ... SELECT) and the export reads exactly
-those rows. Only when the delivery succeeds do they become ranges, in the transaction that
-records the success (one INSERT ... SELECT that folds consecutive keys into ranges); a failed
-delivery drops them, so the next run picks them up again with whatever is new.
+A run stages the chosen keys (PendingRow, one INSERT ... SELECT). Right before the export
+reads, the staged keys whose rows no longer match the filters (or are gone) are dropped, and
+the export reads exactly the keys left (exactly_staged): the sent log must hold only keys that
+are in the file, and a dropped row goes in a later run, once it matches again. Only when the
+delivery succeeds do the keys become ranges, in the transaction that records the success (one
+INSERT ... SELECT that folds consecutive keys into ranges); a failed delivery drops them, so
+the next run picks them up again with whatever is new.
 """
 
 import dataclasses
 import operator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import reduce
 from typing import Any
 
 from django.apps import apps
-from django.db import connection, models
-from django.db.models import F, Q
+from django.db import connection, models, transaction
+from django.db.models import Exists, F, OuterRef, Q
 
 from exports.datasets.base import Dataset, get_dataset
 from exports.datasets.changelist import ADMIN_PREFIX
+from exports.engine import row_cap
 from exports.models import DeliveryLog, ExportAudit, PendingRow, SentLog, SentRange
 
 LOWEST = -9223372036854775807  # one above bigint's minimum: SQLite reads -2**63 as a float
@@ -140,9 +146,9 @@ def is_sent(log: SentLog, key: int) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class StagedRows(Dataset):
-    """Exactly the rows staged for one delivery, read through the dataset they came from.
-    The filters and the limit were applied when the rows were chosen; applying them again
-    could drop a row that changed meanwhile, which would then be logged but never sent."""
+    """The rows staged for one delivery, read through the dataset they came from (a changelist
+    applies its filters again there). The limit was applied when the rows were chosen; what
+    left the filters since is dropped from the staged keys by exactly_staged()."""
 
     inner: Any = None
     delivery_id: int = 0
@@ -162,9 +168,7 @@ class StagedRows(Dataset):
         if self.runs is None:
             chosen = PendingRow.objects.filter(delivery_id=self.delivery_id).values("row_pk")
             return rows.filter(pk__in=chosen)
-        if not self.runs:
-            return rows.none()
-        return rows.filter(reduce(operator.or_, (Q(pk__range=run) for run in self.runs)))
+        return rows.filter(within(self.runs)) if self.runs else rows.none()
 
     def filtered(self, conditions: Any = None, limit: int | None = None) -> models.QuerySet:
         qs = self.get_queryset().order_by("pk")
@@ -177,3 +181,73 @@ def staged_rows_for(audit: ExportAudit, dataset: Dataset) -> Dataset:
         return dataset
     delivery = DeliveryLog.objects.filter(audit=audit, incremental=True).only("pk").first()
     return StagedRows.around(dataset, delivery.pk) if delivery else dataset
+
+
+@contextmanager
+def exactly_staged(dataset: Dataset, filters: dict) -> Iterator[Dataset]:
+    """Export the dataset this yields inside the block: for staged rows, the keys the export
+    will write and nothing else stay staged (drop_unsent), so the sent log records exactly the
+    file. On PostgreSQL the check and the export's read share one snapshot: a row that changes
+    meanwhile is either kept and written or dropped, never logged unwritten. Elsewhere the
+    check runs just before the read. Any other dataset passes through untouched."""
+    if not isinstance(dataset, StagedRows):
+        yield dataset
+        return
+    with one_snapshot():
+        if drop_unsent(dataset, filters):  # else its runs stay exact: only it changes its keys
+            dataset = StagedRows.around(dataset.inner, dataset.delivery_id)
+        yield dataset
+
+
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    """A REPEATABLE READ transaction on PostgreSQL: every statement in it, the engine's read
+    too (its atomic() becomes a savepoint), sees the database as of the first one. A caller
+    already in a transaction keeps it as it is (the level can only be set at its start)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def drop_unsent(staged: StagedRows, filters: dict) -> int:
+    """Unstage the keys the export will not write: rows that left the filters or were deleted
+    since staging (a later run sends them once they match again), and keys past the export's
+    limit (a row cap lowered meanwhile). Returns how many."""
+    limit = min(int(filters.get("limit") or row_cap()), row_cap())
+    return drop_unmatched(staged, filters.get("conditions")) + drop_past(staged, limit)
+
+
+def drop_unmatched(staged: StagedRows, conditions: Any) -> int:
+    """Staged keys whose rows no longer match. Keys known as runs are counted first (an index
+    range scan per run), which spares the anti-join when every one still matches."""
+    keys = PendingRow.objects.filter(delivery_id=staged.delivery_id)
+    matching = staged.inner.filtered(conditions)
+    if staged.runs is not None:
+        found = matching.filter(within(staged.runs)).values("pk").distinct().count()
+        if found == run_length(staged.runs):
+            return 0
+    return keys.filter(~Exists(matching.filter(pk=OuterRef("row_pk")))).delete()[0]
+
+
+def drop_past(staged: StagedRows, limit: int) -> int:
+    """Staged keys after the first `limit`: the export stops there."""
+    if staged.runs is not None and run_length(staged.runs) <= limit:
+        return 0
+    keys = PendingRow.objects.filter(delivery_id=staged.delivery_id)
+    last = keys.order_by("row_pk").values_list("row_pk", flat=True)[limit - 1 : limit]
+    return keys.filter(row_pk__gt=last[0]).delete()[0] if last else 0
+
+
+def within(runs: tuple[tuple[int, int], ...]) -> Q:
+    """Keys in any of the runs (none: no key)."""
+    return reduce(operator.or_, (Q(pk__range=run) for run in runs), Q(pk__in=[]))
+
+
+def run_length(runs: tuple[tuple[int, int], ...]) -> int:
+    return sum(hi - lo + 1 for lo, hi in runs)
