@@ -3,7 +3,7 @@
 This process is the conductor. It starts every server it will hurt (a throwaway PostgreSQL;
 for the scale-out configuration Redis and SeaweedFS too; an SMTP server when aiosmtpd is
 installed), all on loopback and free ports, and the qclusters; it plays no user itself. The
-crowd (`export_load --chaos-client`, exports.tools.crowd) runs in a child process configured
+crowd (`export_load --chaos-client`, exportdesk_tools.crowd) runs in a child process configured
 by environment variables exactly like a deployment, and reports its progress in a status
 file. When the finished fraction reaches a fault's seeded moment, the conductor injects it.
 After the last one it tells the crowd, which waits (bounded) for everything to settle and
@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from exports.tools.crowd import CrowdSpec
-from exports.tools.faults import (
+from exportdesk_tools.crowd import CrowdSpec
+from exportdesk_tools.faults import (
     DEFAULT_KINDS,
     ROOT,
     SCALEOUT_KINDS,
@@ -35,9 +35,9 @@ from exports.tools.faults import (
     kill_worker,
     plan,
 )
-from exports.tools.pgserver import PostgresServer
-from exports.tools.processes import stop
-from exports.tools.servers import MailSink, RedisServer, SeaweedFS, tail
+from exportdesk_tools.pgserver import PostgresServer
+from exportdesk_tools.processes import stop
+from exportdesk_tools.servers import MailSink, RedisServer, SeaweedFS, tail
 
 # A dead worker noticed in seconds, a lost job re-sent in seconds, orphans kept briefly: the
 # same mechanisms as in production, on a clock a short run can watch.

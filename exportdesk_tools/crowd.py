@@ -22,18 +22,18 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
-from django.contrib.auth.models import User
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError, connections
 from django.test import Client
 
+from exportdesk_tools import ledger
+from exportdesk_tools.loadtest import load_users
+from exportdesk_tools.readback import READERS
 from exports.conf import app_settings
 from exports.delivery.purge import purge_expired
 from exports.jobs.accept import ExportRefused, queue_export
 from exports.jobs.sweeper import sweep
 from exports.models import PENDING, Delivery, DownloadFile, ExportAudit, ExportStatus
-from exports.tools import ledger
-from exports.tools.loadtest import load_users
-from exports.tools.readback import READERS
 
 log = logging.getLogger(__name__)
 FORMATS = sorted(READERS)
@@ -65,7 +65,7 @@ class CrowdSpec:
 
 @dataclass
 class Person:
-    user: User
+    user: AbstractBaseUser  # whatever AUTH_USER_MODEL is (loadtest.load_users makes them)
     client: Client | None = None
     pending: str | None = None
     files: list[str] = field(default_factory=list)  # DownloadFile pks to fetch or delete

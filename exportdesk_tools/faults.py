@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from exports.tools.processes import parent_pids, stop
+from exportdesk_tools.processes import parent_pids, stop
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def demo_command(*args: str) -> list[str]:

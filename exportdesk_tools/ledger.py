@@ -20,12 +20,12 @@ from django.core.files.storage import Storage
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from exportdesk_tools.loadtest import percentile
+from exportdesk_tools.readback import READERS, Unreadable, count_rows
 from exports.conf import app_settings
 from exports.delivery.purge import ROOT, TEMPORARY_PREFIX
 from exports.delivery.storage import exports_storage
 from exports.models import PENDING, DownloadFile, ExportAudit, ExportStatus
-from exports.tools.loadtest import percentile
-from exports.tools.readback import READERS, Unreadable, count_rows
 
 # Numbers, ids and hex in an error message vary per export; the reason is the rest.
 VARIABLE = re.compile(r"\b[0-9a-f]{8,}\b|\d+(\.\d+)?")

@@ -15,11 +15,11 @@ from django.contrib.auth.models import Permission
 from django.db.models import Count
 from django.test import override_settings
 
+from exportdesk_tools.processes import database_env, django_command, stop
 from exports.datasets.access import EXPORT_PERMISSION
 from exports.datasets.registry import get_dataset
 from exports.jobs.accept import queue_export
 from exports.models import PENDING, ExportAudit, ExportStatus
-from exports.tools.processes import database_env, django_command, stop
 
 FORMATS = ["csv", "json", "xlsx", "tsvzip", "sqlite", "ods"]
 

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 
-from exports.tools.processes import stop
+from exportdesk_tools.processes import stop
 from project.demo.seed import top_up
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from exports.tools.pgserver import (  # noqa: F401 - re-exported for tests/faults
+from exportdesk_tools.pgserver import (  # noqa: F401 - re-exported for tests/faults
     PostgresServer,
     PostgresUnavailable,
     find_bindir,

@@ -12,15 +12,15 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from exportdesk_tools import ledger
+from exportdesk_tools.faults import DEFAULT_KINDS, SCALEOUT_KINDS, plan
+from exportdesk_tools.readback import READERS, Unreadable, count_rows
 from exports import engine
 from exports.datasets.base import get_dataset
 from exports.delivery.storage import exports_storage
 from exports.jobs.accept import queue_export
 from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportAudit, ExportStatus
-from exports.tools import ledger
-from exports.tools.faults import DEFAULT_KINDS, SCALEOUT_KINDS, plan
-from exports.tools.readback import READERS, Unreadable, count_rows
 
 
 def chaos_report(*args: str) -> dict:

@@ -21,8 +21,8 @@ from django_q.models import OrmQ
 
 from exports.formats.sql import SqlWriter
 from exports.jobs.sweeper import sweep
-from exports.management.commands.export_bench import server_cpu_reader
 from exports.models import Delivery, ExportAudit, ExportStatus
+from project.demo.management.commands.export_bench import server_cpu_reader
 from project.demo.models import UserPoint
 from tests.conftest import wait_for
 

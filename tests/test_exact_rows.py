@@ -28,9 +28,9 @@ from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from exportdesk_tools.processes import stop
 from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportAudit, ExportStatus
-from exports.tools.processes import stop
 from tests.conftest import spawn_qcluster, wait_for
 from tests.hostapp.models import STAGES, TIERS, Company, Deal, Region
 

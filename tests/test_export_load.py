@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from exports.tools.loadtest import percentile
+from exportdesk_tools.loadtest import percentile
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

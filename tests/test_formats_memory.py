@@ -32,7 +32,7 @@ django.setup()
 from exports.datasets.base import Column
 from exports.formats import get_writer
 from exports.formats.base import Options, Table
-from exports.tools.memory import peak_rss_mb
+from exportdesk_tools.memory import peak_rss_mb
 
 fmt, sizes = sys.argv[1], [int(n) for n in sys.argv[2:]]
 kinds = ["integer", "text", "decimal", "float", "boolean", "datetime", "date", "json", "text"]

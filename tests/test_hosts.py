@@ -55,12 +55,23 @@ transactional = pytest.mark.django_db(transaction=True, databases="__all__")
 # --- datasets come from the host -------------------------------------------------------------
 
 
-def test_the_exports_package_imports_nothing_from_the_demo_project():
-    imports = re.compile(r"^\s*(from|import)\s+project\b", re.MULTILINE)
+def test_the_exports_package_imports_nothing_from_the_demo_the_tooling_or_the_tests():
+    imports = re.compile(r"^\s*(from|import)\s+(project|exportdesk_tools|tests)\b", re.MULTILINE)
     offenders = [
         str(path.relative_to(ROOT))
         for path in (ROOT / "exports").rglob("*.py")
         if imports.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_no_code_names_the_default_user_model_a_custom_one_replaces():
+    concrete = re.compile(r"django\.contrib\.auth\.models import [^\n]*\bUser\b")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("exports", "exportdesk_tools")
+        for path in (ROOT / folder).rglob("*.py")
+        if concrete.search(path.read_text())
     ]
     assert offenders == []
 

@@ -33,7 +33,7 @@ from urllib.request import HTTPCookieProcessor, build_opener
 
 import pytest
 
-from exports.tools.processes import stop
+from exportdesk_tools.processes import stop
 from tests.conftest import ROOT, wait_for
 
 PASSWORD = "a-long-pw-for-the-host"  # noqa: S105 - a throwaway test account

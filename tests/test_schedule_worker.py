@@ -9,9 +9,9 @@ from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
+from exportdesk_tools.processes import stop
 from exports.jobs.schedules import DUE_SCHEDULE, ensure_schedules
 from exports.models import DeliveryStatus, DownloadFile, RunStatus, ScheduleRecipient, ScheduleRun
-from exports.tools.processes import stop
 from project.demo.models import UserPoint
 from tests.conftest import make_user, spawn_qcluster, wait_for
 from tests.schedules import ids_in, saved_export, schedule_for

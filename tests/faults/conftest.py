@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from exports.tools.pgserver import PostgresServer
-from exports.tools.processes import kill_tree
+from exportdesk_tools.pgserver import PostgresServer
+from exportdesk_tools.processes import kill_tree
 from tests.conftest import spawn_qcluster
 
 

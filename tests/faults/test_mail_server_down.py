@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from exportdesk_tools.servers import MailSink, free_ports
 from exports.jobs.accept import queue_export
 from exports.jobs.runner import run
 from exports.models import Delivery, DownloadFile, ExportStatus
-from exports.tools.servers import MailSink, free_ports
 from tests.test_email import use_smtp
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

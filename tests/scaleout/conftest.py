@@ -22,8 +22,8 @@ import pytest
 import redis
 from django_q.conf import Conf
 
+from exportdesk_tools.servers import RedisServer, SeaweedFS, ServerFailed, stop
 from exports.delivery.storage import exports_storage
-from exports.tools.servers import RedisServer, SeaweedFS, ServerFailed, stop
 from tests.conftest import ROOT, spawn_qcluster
 
 # Every environment variable the "Scale-out" block of project/settings.py reads.

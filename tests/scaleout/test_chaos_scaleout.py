@@ -3,7 +3,7 @@ qclusters, with one fault of each kind (a worker and a whole qcluster SIGKILLed,
 and Redis restarted, the object store stopped for some seconds), on servers the run starts
 itself."""
 
-from exports.tools.faults import SCALEOUT_KINDS
+from exportdesk_tools.faults import SCALEOUT_KINDS
 from tests.test_chaos import assert_targets_met, chaos_report
 
 

@@ -11,10 +11,10 @@ import pytest
 from django.utils import timezone
 from django_q.brokers import get_broker
 
+from exportdesk_tools.servers import RedisServer
 from exports.jobs.accept import queue_export
 from exports.jobs.sweeper import sweep
 from exports.models import ExportAudit, ExportStatus
-from exports.tools.servers import RedisServer
 from tests.scaleout.conftest import use_redis_broker
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from exportdesk_tools.servers import SeaweedFS
 from exports.jobs.accept import queue_export
 from exports.jobs.runner import run
 from exports.models import DownloadFile, ExportStatus
-from exports.tools.servers import SeaweedFS
 from tests.scaleout.conftest import settings_from_env
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -6,7 +6,9 @@ fresh subprocess, so its peak RSS is its own.
 
 DATASET may also be a ModelAdmin's changelist, `admin:<app_label.model>` (the demo:
 `admin:demo.userpoint`); `--mode display` then times that changelist exported "as shown in the
-admin" against its raw values, format by format, in the same run."""
+admin" against its raw values, format by format, in the same run.
+
+A command of the demo, beside the tooling it uses (exportdesk_tools): not in the wheel."""
 
 import argparse
 import json
@@ -23,6 +25,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
+from exportdesk_tools.memory import peak_rss_mb
+from exportdesk_tools.processes import database_env, django_command
 from exports.conf import app_settings
 from exports.datasets.base import Dataset
 from exports.datasets.changelist import ADMIN_PREFIX, DISPLAY, as_displayed, changelist_dataset
@@ -32,8 +36,6 @@ from exports.engine.copysql import select_sql, wrap
 from exports.engine.tables import TableSource
 from exports.formats import WRITERS
 from exports.formats.base import DELIMITERS
-from exports.tools.memory import peak_rss_mb
-from exports.tools.processes import database_env, django_command
 
 COPY = "copy"
 BARE_XLSX = "openpyxl-bare"

@@ -5,7 +5,7 @@ import sys
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from exports.tools.processes import stop
+from exportdesk_tools.processes import stop
 
 
 def interrupt(signum, frame):
