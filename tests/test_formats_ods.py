@@ -5,7 +5,7 @@ from decimal import Decimal
 from xml.etree import ElementTree
 
 from exports.datasets import Column
-from exports.formats.base import Options, Table, neutralise
+from exports.formats.base import Options, Table
 from exports.formats.ods import MIMETYPE, NS, OdsWriter
 from tests.test_formats_support import BIG, OTHER, OTHER_ROWS, ROWS, TABLE, render
 
@@ -54,12 +54,13 @@ def test_text_cells_are_typed_strings_that_keep_spaces_tabs_and_newlines():
     rows = sheets(render("ods")[0])["points"]
     names = [row[1] for row in rows[1 : len(ROWS) - 1]]
     assert all(c.get(f"{OFFICE}value-type") == "string" for c in names)
-    assert [cell_text(c) for c in names] == [neutralise(r[1]) for r in ROWS[:-2]]
+    assert [cell_text(c) for c in names] == [r[1] for r in ROWS[:-2]]
 
 
-def test_headers_are_neutralised():
+def test_headers_are_string_cells_as_given():
     header = sheets(render("ods")[0])["points"][0]
-    assert [cell_text(c) for c in header] == [neutralise(c.heading) for c in TABLE.columns]
+    assert [cell_text(c) for c in header] == [c.heading for c in TABLE.columns]
+    assert {c.get(f"{OFFICE}value-type") for c in header} == {"string"}
 
 
 def test_numbers_are_float_cells_with_exact_values():
@@ -98,7 +99,7 @@ def test_each_table_is_a_sheet_including_the_data_dictionary():
     )
     found = sheets(data)
     assert list(found) == ["points", "other table", "a_b", "data_dictionary"]
-    assert [cell_text(c) for c in found["other table"][2]] == ["2", "'=second"]
+    assert [cell_text(c) for c in found["other table"][2]] == ["2", "=second"]
     assert len(found["data_dictionary"]) == 1 + len(TABLE.columns) + len(OTHER.columns)
 
 
@@ -156,9 +157,11 @@ def test_numbers_a_spreadsheet_cannot_hold_exactly_are_text():
     ]
 
 
-def test_text_that_becomes_a_formula_once_cleaned_is_neutralised():
+def test_text_that_becomes_a_formula_once_cleaned_is_still_a_string_cell():
     data, writer = write([("\x01=1+1",), ("a\ud800b\ufffe",)], "text")
-    assert [cell_text(c) for c in column_cells(data)] == ["'=1+1", "ab"]
+    cells = column_cells(data)
+    assert [cell_text(c) for c in cells] == ["=1+1", "ab"]
+    assert {c.get(f"{OFFICE}value-type") for c in cells} == {"string"}
     assert writer.notes == ["Removed 3 control characters that ODS (XML) cannot hold."]
 
 

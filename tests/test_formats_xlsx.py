@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from exports.datasets import Column
-from exports.formats.base import Options, Table, naive_utc, neutralise
+from exports.formats.base import Options, Table, naive_utc
 from exports.formats.xlsx import XlsxWriter
 from tests.test_formats_support import BIG, OTHER, OTHER_ROWS, ROWS, TABLE, render
 
@@ -21,15 +21,15 @@ def test_it_writes_formula_text_as_plain_strings():
     sheet = load(render("xlsx")[0])["points"]
     names = [row[1] for row in sheet.iter_rows(min_row=2, max_row=len(ROWS) - 1)]
     assert all(cell.data_type == "s" for cell in names if cell.value is not None)
-    assert [c.value or "" for c in names] == [neutralise(r[1]) for r in ROWS[:-2]]
+    assert [c.value or "" for c in names] == [r[1] for r in ROWS[:-2]]
     assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
 
 
-def test_headers_are_neutralised_strings():
+def test_headers_are_strings_as_given():
     sheet = load(render("xlsx")[0])["points"]
     header = next(sheet.iter_rows(max_row=1))
-    assert [c.value for c in header] == [neutralise(c.heading) for c in TABLE.columns]
-    assert header[0].value == "'=ID" and header[0].data_type == "s"
+    assert [c.value for c in header] == [c.heading for c in TABLE.columns]
+    assert header[0].value == "=ID" and header[0].data_type == "s" and header[0].quotePrefix
 
 
 def test_error_code_text_stays_text():
@@ -78,10 +78,10 @@ def test_each_table_gets_its_own_sheet():
     data, _ = render("xlsx", [(TABLE, ROWS), (OTHER, OTHER_ROWS)], dictionary=True)
     book = load(data)
     assert book.sheetnames == ["points", "other table", "data_dictionary"]
-    assert list(book["other table"].values) == [("'=ID", "Name"), (1, "first"), (2, "'=second")]
+    assert list(book["other table"].values) == [("=ID", "Name"), (1, "first"), (2, "=second")]
     dictionary = list(book["data_dictionary"].values)
     assert dictionary[0] == ("Table", "Column", "Heading", "Type", "Description")
-    assert dictionary[1] == ("points", "id", "'=ID", "integer", "The row's number.")
+    assert dictionary[1] == ("points", "id", "=ID", "integer", "The row's number.")
 
 
 def test_sheet_names_are_made_valid_and_unique():
@@ -239,9 +239,9 @@ def test_text_is_cut_at_excels_cell_limit_in_utf16_units_with_a_note():
     got = [c.value for c in values(data)]
     assert got[0] == "x" * 32_767
     assert got[1] == "😀" * 16_383  # 32,766 units: the pair that would not fit is dropped
-    assert got[2] == "'=" + "y" * 32_765  # the quote counts
+    assert got[2] == "=" + "y" * 32_766  # no quote character to make room for
     assert got[3] == "z" * 32_767
-    assert writer.notes == ["Cut 3 text values to XLSX's limit of 32767 characters."]
+    assert writer.notes == ["Cut 2 text values to XLSX's limit of 32767 characters."]
 
 
 def test_json_and_other_values_in_text_columns_are_text():

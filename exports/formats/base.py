@@ -28,7 +28,9 @@ KINDS = ("text", "integer", "float", "decimal", "boolean", "date", "datetime", "
 
 
 def neutralise(text: str) -> str:
-    """Prefix a quote so no spreadsheet evaluates it; leave plain numbers like -5 alone."""
+    """Prefix a quote so no spreadsheet evaluates it; leave plain numbers like -5 alone.
+    For CSV and TSV, which have no text type; XLSX and ODS keep the text as it is, in text
+    cells (XLSX's with Excel's quotePrefix style)."""
     if text.startswith(FORMULA_TRIGGERS) and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
@@ -77,7 +79,7 @@ def text_of(value: Any, zone: tzinfo = UTC_ZONE) -> str:
 
 
 def text_cell(value: Any, zone: tzinfo = UTC_ZONE) -> str:
-    """A value as spreadsheet-safe text: canonical, then formula-neutralised if it was text."""
+    """A value as CSV/TSV text: canonical, then formula-neutralised if it was text."""
     return neutralise(value) if isinstance(value, str) else text_of(value, zone)
 
 

@@ -15,13 +15,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 from exports.formats.base import (
     EXACT_INTEGER,
-    FORMULA_TRIGGERS,
     SHEET_ROWS,
     XML_ILLEGAL,
     Table,
     Writer,
     exact_number,
-    neutralise,
     rest,
     text_of,
     wall_clock,
@@ -211,17 +209,16 @@ class OdsWriter(Writer):
         self.note_removed(self.removed, "ODS (XML)")
 
     def _paragraphs(self, text: str) -> str:
-        """Text as <text:p> elements: legal XML, formula-neutralised, every space kept.
-        The common case is one regex search."""
+        """Text as <text:p> elements: legal XML, every space kept. The common case is one
+        regex search. Text that reads like a formula is written as it is: a string cell
+        (office:value-type="string") is never evaluated, and it is how LibreOffice itself
+        saves a cell typed as '=1+1; editing one, its input line shows the ' again."""
         if SPECIAL.search(text) is None:
-            if text.startswith(FORMULA_TRIGGERS):
-                text = neutralise(text)
             return "<text:p>" + text + "</text:p>"
         if XML_ILLEGAL.search(text):
             text, n = XML_ILLEGAL.subn("", text)
             self.removed += n
-        # Neutralised after cleaning, so "\x01=1+1" cannot become a formula-like "=1+1".
-        return paragraphs(neutralise(text))
+        return paragraphs(text)
 
     def _converter(self, kind: str) -> Callable[[Any], str]:
         """One function per column, chosen once, so each cell costs a single call."""

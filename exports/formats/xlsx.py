@@ -23,7 +23,6 @@ from exports.formats.base import (
     Writer,
     exact_number,
     naive_utc,
-    neutralise,
     rest,
     text_of,
     wall_clock,
@@ -75,8 +74,10 @@ WORKBOOK = (
     "<sheets>{sheets}</sheets></workbook>"
 )
 WORKBOOK_RELS = HEAD + f'<Relationships xmlns="{PKG_REL}">{{rels}}</Relationships>'
-# Styles (cellXfs by index): 0 plain, 1 bold heading, 2 date, 3 date and time, 4 time.
-DATE, DATETIME, TIME = 2, 3, 4
+# Styles (cellXfs by index): 0 plain, 1 bold heading, 2 date, 3 date and time, 4 time, and
+# 5 plain and 6 bold heading with quotePrefix: text Excel keeps as text even when edited (what
+# Excel itself stores when someone types '=1+1), so the cell holds the value exactly.
+DATE, DATETIME, TIME, QUOTED, QUOTED_HEADING = 2, 3, 4, 5, 6
 STYLES = (
     HEAD + f'<styleSheet xmlns="{MAIN}"><numFmts count="3">'
     '<numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
@@ -88,11 +89,13 @@ STYLES = (
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="7"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" quotePrefix="1"/>'
     '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
     "</cellStyles></styleSheet>"
 )
@@ -105,6 +108,7 @@ FROZEN = (
 SHEET_END = "</sheetData></worksheet>"
 EMPTY = "<c/>"
 TEXT_START = '<c t="inlineStr"><is><t xml:space="preserve">'
+QUOTED_START = TEXT_START.replace("<c ", f'<c s="{QUOTED}" ', 1)
 TEXT_END = "</t></is></c>"
 TRUE, FALSE = '<c t="b"><v>1</v></c>', '<c t="b"><v>0</v></c>'
 
@@ -245,26 +249,30 @@ class XlsxWriter(Writer):
         return FROZEN + (f"<cols>{widths}</cols>" if widths else "") + "<sheetData>"
 
     def _header(self, table: Table) -> str:
-        style = "" if self.options.simplified else ' s="1"'
-        start = TEXT_START.replace("<c ", f"<c{style} ", 1)
-        cells = "".join(start + self._text(c.heading) + TEXT_END for c in table.columns)
+        if self.options.simplified:
+            plain, quoted = TEXT_START, QUOTED_START
+        else:
+            plain = TEXT_START.replace("<c ", '<c s="1" ', 1)
+            quoted = TEXT_START.replace("<c ", f'<c s="{QUOTED_HEADING}" ', 1)
+        cells = "".join(self._text_cell(c.heading, plain, quoted) for c in table.columns)
         return f'<row r="1">{cells}</row>'
 
-    def _text(self, value: str) -> str:
-        """Text as it goes between <t> tags: legal XML, formula-neutralised, within the cell
-        limit, escaped. The common case is one regex search."""
+    def _text_cell(self, value: str, plain: str = TEXT_START, quoted: str = QUOTED_START) -> str:
+        """An inline-string cell: legal XML, within the cell limit, escaped; started with
+        `quoted` (a quotePrefix style) when it reads like a formula, else with `plain`. The
+        text itself stays as it is. The common case is one regex search."""
         if SPECIAL.search(value) is None:
-            if value.startswith(FORMULA_TRIGGERS):
-                value = neutralise(value)
-            return value if len(value) <= MAX_CELL // 2 else self._cut(value)
+            if len(value) > MAX_CELL // 2:
+                value = self._cut(value)
+            return (quoted if value.startswith(FORMULA_TRIGGERS) else plain) + value + TEXT_END
         if XML_ILLEGAL.search(value):
             value, n = XML_ILLEGAL.subn("", value)
             self.removed += n
-        # Neutralised after cleaning, so "\x01=1+1" cannot become a formula-like "=1+1".
-        value = neutralise(value)
         if len(value) > MAX_CELL // 2:
             value = self._cut(value)
-        return EXCEL_ESCAPE.sub(_escape, value)
+        # Checked after cleaning, so "\x01=1+1" is quoted as the "=1+1" it became.
+        start = quoted if value.startswith(FORMULA_TRIGGERS) else plain
+        return start + EXCEL_ESCAPE.sub(_escape, value) + TEXT_END
 
     def _cut(self, value: str) -> str:
         units = value.encode("utf-16-le")
@@ -276,7 +284,7 @@ class XlsxWriter(Writer):
 
     def _converter(self, kind: str) -> Callable[[Any], str]:
         """One function per column, chosen once, so each cell costs a single call."""
-        text_xml, zone = self._text, self.zone
+        text_cell, zone = self._text_cell, self.zone
         wall = wall_clock(zone)
 
         def text(value: Any) -> str:
@@ -284,7 +292,7 @@ class XlsxWriter(Writer):
                 return EMPTY
             if value.__class__ is not str:
                 value = text_of(value, zone)
-            return TEXT_START + text_xml(value) + TEXT_END
+            return text_cell(value)
 
         def number(value: Any) -> str:
             if value is None:
@@ -296,7 +304,8 @@ class XlsxWriter(Writer):
                 else exact_number(value)
             ):
                 return f"<c><v>{value}</v></c>"
-            return TEXT_START + str(value) + TEXT_END
+            # "-inf" or a long negative integer: text, and kept text when edited.
+            return text_cell(str(value))
 
         def boolean(value: Any) -> str:
             if value is None:
