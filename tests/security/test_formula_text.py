@@ -8,7 +8,6 @@ have no types and keep a leading `'`. Read back with openpyxl and with LibreOffi
 
 import csv
 import io
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -133,10 +132,10 @@ def test_csv_and_tsv_keep_a_leading_quote_on_formula_text(fmt):
 
 
 @pytest.fixture(scope="module")
-def libreoffice() -> Path:
+def libreoffice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Our XLSX and ODS as LibreOffice reads them: every sheet converted to CSV (what it
     shows), and saved again as XLSX (what it holds), side by side."""
-    root = Path(tempfile.mkdtemp(prefix="exportdesk-formulas-"))
+    root = tmp_path_factory.mktemp("formulas")
     files = [save(root, f"from_{fmt}.{fmt}", book(fmt)) for fmt in ("xlsx", "ods")]
     soffice([(files, ALL_SHEETS_CSV, root / "csv", ""), (files, "xlsx", root / "xlsx", "")])
     return root
