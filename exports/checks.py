@@ -1,9 +1,10 @@
 """System checks (`manage.py check`, and every qcluster start): settings that would run an
 export twice or declare a live one dead (E001-E003), export a secret (E004), purge somebody
 else's files (E005), and anything a host project is missing or has inconsistent, each with
-the line to add (E010-E016, W001-W005)."""
+the line to add (E010-E016, W001-W005), or the package extra to install (E017-E018)."""
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 from django.apps import apps
@@ -151,6 +152,8 @@ def check_exports_storage(app_configs=None, **kwargs) -> list[Error]:
     if alias in ("default", "staticfiles"):
         message = f"EXPORTS_STORAGE is {alias!r}: exported files must not share a storage."
         return [Error(message, hint=hint, id="exports.E005")]
+    if s3_packages_missing(alias):
+        return []  # the storage cannot be built; exports.E017 names the extra to install
     try:
         root = storage_root(storages[alias])
     except InvalidStorageError:
@@ -164,6 +167,56 @@ def check_exports_storage(app_configs=None, **kwargs) -> list[Error]:
         "orphan scan could delete files that are not exports."
     )
     return [Error(message, hint=hint, id="exports.E005")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Optional features are package extras (pyproject.toml): a setting that needs one the
+# environment lacks is an error that names it (E017-E018), before a worker meets the ImportError.
+# ---------------------------------------------------------------------------------------------
+S3_BACKENDS = "storages.backends.s3"  # S3Storage, and the older s3boto3.S3Boto3Storage
+# Q_CLUSTER keys that choose a broker other than Redis (django_q.brokers.get_broker's order).
+NOT_REDIS_BROKERS = ("broker_class", "iron_mq", "sqs", "orm", "mongo")
+
+
+def installed(*modules: str) -> bool:
+    return all(find_spec(module) is not None for module in modules)
+
+
+def s3_packages_missing(alias: str) -> bool:
+    backend = str(settings.STORAGES.get(alias, {}).get("BACKEND", ""))
+    return backend.startswith(S3_BACKENDS) and not installed("storages", "boto3")
+
+
+def queues_on_redis(cluster: dict) -> bool:
+    """django-q2 queues on Redis when Q_CLUSTER names no other broker, "redis" key or not."""
+    return not any(cluster.get(key) for key in NOT_REDIS_BROKERS)
+
+
+@register()
+def check_extras(app_configs=None, **kwargs) -> list[Error]:
+    errors: list[Error] = []
+    alias = app_settings.STORAGE
+    if s3_packages_missing(alias):
+        errors.append(
+            Error(
+                f"STORAGES[{alias!r}] keeps exported files in S3, but django-storages' S3 "
+                "backend (django-storages and boto3) is not installed.",
+                hint='pip install "exportdesk[s3]"',
+                id="exports.E017",
+            )
+        )
+    cluster = getattr(settings, "Q_CLUSTER", None) or {}
+    if cluster and queues_on_redis(cluster) and not installed("redis"):
+        errors.append(
+            Error(
+                "Q_CLUSTER queues Exportdesk's jobs on Redis (it names no other broker), but "
+                "the redis package is not installed.",
+                hint='pip install "exportdesk[redis]", or queue in the database: '
+                'Q_CLUSTER["orm"] = "default".',
+                id="exports.E018",
+            )
+        )
+    return errors
 
 
 # ---------------------------------------------------------------------------------------------

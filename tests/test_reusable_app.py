@@ -194,14 +194,19 @@ def readme_setup() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def host_python(wheel, tmp_path_factory) -> Path:
-    """One venv with the wheel for every host of this module: the slow part, done once."""
-    venv = tmp_path_factory.mktemp("host-venv") / "venv"
+    """One venv with the wheel (no extras) for every host of this module: the slow part, done
+    once."""
+    return fresh_venv(tmp_path_factory.mktemp("host-venv") / "venv", str(wheel))
+
+
+def fresh_venv(venv: Path, requirement: str) -> Path:
+    """A new venv with `requirement` installed; its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     # This interpreter's pip installs into the fresh venv (no pip bootstrap there); the
     # dependencies come from the package index, or pip's cache when it has them.
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", str(wheel)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", requirement],
         check=True,
         capture_output=True,
     )
@@ -243,6 +248,54 @@ def test_the_wheel_is_the_exports_app_with_its_templates_and_migrations(wheel):
     assert "exports/templates/admin/exports/export_options.html" in names
     assert "exports/migrations/0001_initial.py" in names
     assert not [n for n in names if n.startswith(("project/", "tests/", "docs/"))]
+    # The load, chaos and benchmark tooling stays in the repository, with the demo.
+    assert not [n for n in names if n.startswith(("exports/tools/", "exportdesk_tools/"))]
+    commands = {n.rsplit("/", 1)[1] for n in names if "/management/commands/" in n}
+    assert not commands & {"export_load.py", "export_bench.py"}, commands
+
+
+def requirements(wheel: Path) -> dict[str, list[str]]:
+    """The wheel's Requires-Dist, by extra ("" for what every install gets)."""
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(name).decode()
+    found: dict[str, list[str]] = {}
+    for line in re.findall(r"^Requires-Dist: (.+)$", metadata, re.MULTILINE):
+        requirement, _, marker = line.partition(";")
+        extra = re.search(r"extra == \"([^\"]+)\"", marker)
+        found.setdefault(extra.group(1) if extra else "", []).append(requirement.strip())
+    return found
+
+
+def test_optional_features_are_extras_and_psycopg_is_not_forced_binary(wheel):
+    needs = requirements(wheel)
+    everyone = " ".join(needs[""])
+    assert "psycopg>=" in everyone and "binary" not in everyone, needs[""]
+    assert not re.search(r"boto|storages|redis|openpyxl", everyone), needs[""]
+    assert needs["s3"] == ["django-storages[s3]>=1.14"]
+    assert needs["redis"] == ["redis>=5"]
+    assert needs["binary"] == ["psycopg[binary]>=3.1"]
+
+
+def distributions(python: Path) -> set[str]:
+    """Every distribution installed in a venv, by normalised name (PEP 503)."""
+    listing = "import importlib.metadata as m\nfor d in m.distributions(): print(d.name)"
+    done = subprocess.run([str(python), "-c", listing], capture_output=True, text=True, check=True)
+    return {re.sub(r"[-_.]+", "-", name).lower() for name in done.stdout.split()}
+
+
+def test_the_wheel_alone_pulls_in_no_s3_client_redis_or_psycopg_binary(host_python):
+    pulled = distributions(host_python)
+    assert {"exportdesk", "django", "django-q2", "psycopg"} <= pulled, pulled
+    extras = {"boto3", "botocore", "django-storages", "redis", "psycopg-binary", "openpyxl"}
+    assert not pulled & extras, sorted(pulled)
+
+
+def test_the_s3_extra_pulls_in_django_storages_and_boto3(wheel, tmp_path):
+    python = fresh_venv(tmp_path / "venv", f"{wheel}[s3]")
+    pulled = distributions(python)
+    assert {"exportdesk", "django-storages", "boto3", "botocore"} <= pulled, sorted(pulled)
+    assert not pulled & {"redis", "psycopg-binary"}, sorted(pulled)
 
 
 class Browser:
@@ -491,6 +544,28 @@ def test_the_hosts_own_test_suite_passes_with_no_line_for_exportdesk(host_python
     report = done.stdout + done.stderr
     assert done.returncode == 0, report
     assert "Ran 4 tests" in report and "\nOK" in report, report
+
+
+# A host that keeps its files in S3 and queues on Redis, with neither extra installed.
+S3_AND_REDIS_SETTINGS = """
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "exports": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"bucket_name": "x"}},
+}
+Q_CLUSTER = {"name": "hostsite", "redis": "redis://127.0.0.1:1/0", "timeout": 60, "retry": 90}
+"""
+
+
+def test_check_names_the_extra_a_setting_needs(host_python, tmp_path):
+    project = make_project(tmp_path, host_python, S3_AND_REDIS_SETTINGS)
+    done = project.run("check")
+    report = done.stdout + done.stderr
+    assert done.returncode != 0, report
+    assert "Traceback" not in report, report
+    assert "exports.E017" in report and 'pip install "exportdesk[s3]"' in report, report
+    assert "exports.E018" in report and 'pip install "exportdesk[redis]"' in report, report
+    assert "not in STORAGES" not in report, "the alias is there: only its package is missing"
 
 
 def can_connect(port: int) -> bool:
