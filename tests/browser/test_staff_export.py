@@ -33,7 +33,8 @@ def expected_rows(queryset) -> list[list]:
             p.points,
             p.created.astimezone(UTC).replace(tzinfo=None),
         ]
-        for p in queryset.order_by("pk").select_related("user", "game", "task")
+        # In the changelist's order: the demo's admin has none of its own, so newest first.
+        for p in queryset.order_by("-pk").select_related("user", "game", "task")
     ]
 
 
@@ -116,7 +117,9 @@ def test_staff_exports_a_filtered_changelist_to_xlsx_downloads_it_and_deletes_it
     assert audit.row_count == count
     file = DownloadFile.objects.get(audit=audit)
     row = page.locator(f'#files tr[data-file="{file.pk}"]')
-    expect(row.locator(".status-completed")).to_have_text(f"Ready · {count} rows")
+    expect(row.locator(".status-completed")).to_contain_text(f"Ready · {count} rows")
+    # Never a bare "Ready": what the file holds against what the user chose.
+    expect(row.locator(".selection")).to_contain_text(f"{count:,}")
 
     # A second export in progress next to the ready file, for the screenshot.
     running = show_an_export_in_progress(staff)
