@@ -17,10 +17,11 @@ COLUMNS = ["id", "user_id", "username", "game_id", "game", "task_id", "task", "p
 
 
 def expected_rows(ids: list[int]) -> list[list[str]]:
+    """The rows of an Export… of `ids` from the demo's changelist, in its order (the admin's
+    default when the ModelAdmin has none: newest first)."""
     rows = []
-    for p in (
-        UserPoint.objects.filter(pk__in=ids).order_by("pk").select_related("user", "game", "task")
-    ):
+    chosen = UserPoint.objects.filter(pk__in=ids).order_by("-pk")
+    for p in chosen.select_related("user", "game", "task"):
         rows.append(
             [
                 str(p.pk),
