@@ -19,6 +19,7 @@ class ExportsConfig(AppConfig):
 
     def ready(self) -> None:
         from exports import checks  # noqa: F401 - registers the system checks
+        from exports.api import revocation
         from exports.datasets.registry import registry
         from exports.jobs.schedules import ensure_schedules
         from exports.scheduling.runs import on_export_finished
@@ -30,6 +31,7 @@ class ExportsConfig(AppConfig):
         autodiscover_modules("datasets", register_to=registry)
         post_migrate.connect(ensure_schedules, sender=self)
         export_finished.connect(on_export_finished, dispatch_uid="exports.scheduling")
+        revocation.connect()  # a user's API tokens die with their password or activity
 
 
 def add_progress_alias() -> None:

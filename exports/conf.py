@@ -46,7 +46,8 @@ DEFAULTS: dict[str, Any] = {
     # Per-user storage (files + running exports' reservations) in MiB; 0: no quota.
     "USER_QUOTA_MB": 1024.0,
     "QUOTA_STEP_MB": 8.0,
-    # Downloads per user per minute, counted in the database (DownloadCounter); 0: no limit.
+    # Downloads per user per minute, from the web and the API alike, counted in the database
+    # (DownloadCounter); 0: no limit.
     "DOWNLOADS_PER_MINUTE": 30,
     "PRESIGNED_SECONDS": 300,
     # nginx `internal` location prefix for X-Accel-Redirect downloads; empty: off.
@@ -66,11 +67,15 @@ DEFAULTS: dict[str, Any] = {
         "completion_tokens",
         "total_tokens",
     ),
-    # HTTP API (exports.api): requests per token per minute (0: no limit), the largest request
-    # body it reads, and the most history rows one page may hold.
+    # HTTP API (exports.api): requests per minute (0: no limit) per token, and per user for
+    # calls made with a browser session; the largest request body it reads; the most history
+    # rows one page may hold.
     "API_REQUESTS_PER_MINUTE": 120,
     "API_MAX_BODY_BYTES": 64 * 1024,
     "API_HISTORY_MAX_LIMIT": 200,
+    # Usable (neither revoked nor expired) API tokens one user may hold; the tokens page and
+    # create_export_token refuse another. 0: no cap.
+    "MAX_TOKENS_PER_USER": 10,
     # Request attributes set by middleware (a `site`, a `tenant`) that a ModelAdmin's
     # get_queryset() may read: kept (model instances by label and pk, plain values as they
     # are) and set again on the request a changelist export is replayed with.

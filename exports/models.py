@@ -10,6 +10,7 @@ from datetime import datetime, time
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models, transaction
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext_lazy as _
 
+from exports.conf import app_settings
 from exports.delivery.storage import exports_storage
 
 
@@ -281,6 +283,20 @@ class ApiTokenQuerySet(models.QuerySet):
             models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
         )
 
+    def revoke(self, reason: str = "") -> int:
+        """Expired tokens too: their row then says why they may never come back."""
+        return self.filter(revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_reason=reason
+        )
+
+
+class TooManyTokens(Exception):
+    """The owner already holds EXPORTS_MAX_TOKENS_PER_USER usable tokens."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"at most {limit} active API token{'s' if limit != 1 else ''} a user")
+
 
 class ApiToken(models.Model):
     """A personal token for the HTTP API. The secret is shown once and kept only as a SHA-256
@@ -299,6 +315,9 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set when revoked for the owner ("password changed", "account deactivated"): the 401 and
+    # the tokens page say why a script stopped working.
+    revoked_reason = models.CharField(max_length=100, blank=True, editable=False)
     # The per-token rate limit: requests counted in the current one-minute window.
     rate_window = models.BigIntegerField(default=0, editable=False)
     rate_count = models.PositiveIntegerField(default=0, editable=False)
@@ -329,7 +348,21 @@ class ApiToken(models.Model):
 
     @classmethod
     def issue(cls, owner, label: str, expires_at: datetime | None = None) -> tuple["ApiToken", str]:
-        """A new token and its secret, which exists nowhere else once the caller drops it."""
+        """A new token and its secret, which exists nowhere else once the caller drops it.
+        Raises TooManyTokens when the owner already holds EXPORTS_MAX_TOKENS_PER_USER usable
+        tokens; the owner's row stays locked while they are counted, so two requests at once
+        cannot both slip under the cap."""
+        from exports.db import write_atomic  # exports.db imports this module
+
+        with write_atomic():
+            get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
+            limit = app_settings.MAX_TOKENS_PER_USER
+            if limit and cls.objects.filter(owner=owner).usable().count() >= limit:
+                raise TooManyTokens(limit)
+            return cls._mint(owner, label, expires_at)
+
+    @classmethod
+    def _mint(cls, owner, label: str, expires_at: datetime | None) -> tuple["ApiToken", str]:
         for _attempt in range(5):
             prefix, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
             token = f"{cls.START}{prefix}_{secret}"
@@ -359,12 +392,10 @@ class ApiToken(models.Model):
             return "revoked"
         return "expired" if self.is_expired() else "active"
 
-    def revoke(self) -> bool:
+    def revoke(self, reason: str = "") -> bool:
         """True if this call revoked it (a second revoke changes nothing)."""
-        done = ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
-        self.refresh_from_db(fields=["revoked_at"])
+        done = ApiToken.objects.filter(pk=self.pk).revoke(reason)
+        self.refresh_from_db(fields=["revoked_at", "revoked_reason"])
         return bool(done)
 
 
@@ -384,6 +415,26 @@ class DownloadCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} download(s) from {self.window_start:%H:%M}"
+
+
+class ApiRequestCounter(models.Model):
+    """API requests a user made with a browser session in one fixed one-minute window (a
+    token's requests are counted on the token), bumped by the same atomic upsert as
+    DownloadCounter: per user, so opening more sessions buys no more requests."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "window_start"], name="exports_one_api_request_counter"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} API request(s) from {self.window_start:%H:%M}"
 
 
 # --- Saved exports, schedules, recipients and the sent log (logic: exports/scheduling/) ------

@@ -22,7 +22,15 @@ from exports.delivery.filenames import safe_filename
 from exports.delivery.guards import private_errors, servable
 from exports.delivery.purge import delete_stored
 from exports.delivery.ratelimit import refused
-from exports.models import PENDING, ApiToken, DownloadFile, ExportAudit, ExportStatus, FileGone
+from exports.models import (
+    PENDING,
+    ApiToken,
+    DownloadFile,
+    ExportAudit,
+    ExportStatus,
+    FileGone,
+    TooManyTokens,
+)
 from exports.signals import finished
 
 
@@ -164,15 +172,21 @@ def delete(request: HttpRequest, pk) -> HttpResponse:
 @login_required
 def api_tokens(request: HttpRequest) -> HttpResponse:
     """A new token's secret appears in this one response and is kept nowhere."""
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(request.user, request.POST or None)
     created = None
     if form.is_bound and not may_export(request.user):
         # Anyone may see and revoke their tokens; only those who may export get new ones.
         return private(HttpResponseForbidden("You do not have permission to export data."))
     if form.is_bound and form.is_valid():
-        token, secret = ApiToken.issue(request.user, form.cleaned_data["label"], form.expires_at())
-        created = {"token": token, "secret": secret}
-        form = ApiTokenForm()
+        try:
+            token, secret = ApiToken.issue(
+                request.user, form.cleaned_data["label"], form.expires_at()
+            )
+        except TooManyTokens as exc:
+            form.refuse_too_many(exc.limit)
+        else:
+            created = {"token": token, "secret": secret}
+            form = ApiTokenForm(request.user)
     context = {
         "form": form,
         "created": created,

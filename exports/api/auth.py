@@ -3,7 +3,12 @@
 A token request carries its credential in a header no other site can make a browser send, so
 it needs no CSRF check; a request authenticated by its session cookie gets the same check as
 any form post. A token acts as its owner with the owner's permissions at the moment of the
-request, and stops working when the owner is deactivated.
+request, and stops working when the owner is deactivated (exports.api.revocation also revokes
+it then, and when the owner's password changes).
+
+Calls are limited to EXPORTS_API_REQUESTS_PER_MINUTE: per token for token calls, per user for
+session calls (counted once the CSRF check has passed, so a hostile page posting with the
+user's cookie cannot use up their allowance).
 """
 
 import math
@@ -17,7 +22,8 @@ from django.utils import timezone
 
 from exports.api.problems import ApiError, Unauthorized
 from exports.conf import app_settings
-from exports.models import ApiToken
+from exports.delivery import ratelimit
+from exports.models import ApiRequestCounter, ApiToken
 
 WINDOW = 60
 
@@ -30,14 +36,7 @@ def authenticate(request: HttpRequest) -> None:
         token = token_from(header)
         request.user = token.owner
         request.api_token = token
-        wait = count_request(token)
-        if wait:
-            raise ApiError(
-                429,
-                f"Too many requests: at most {app_settings.API_REQUESTS_PER_MINUTE} a minute "
-                f"per token. Try again in {wait} seconds.",
-                headers={"Retry-After": str(wait)},
-            )
+        refuse_too_many(count_request(token), "per token")
         return
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -49,6 +48,18 @@ def authenticate(request: HttpRequest) -> None:
     reason = csrf_failure(request)
     if reason:
         raise ApiError(403, f"CSRF check failed: {reason}", "csrf_failed")
+    refuse_too_many(ratelimit.hit(user.pk, counter=ApiRequestCounter), "per user")
+
+
+def refuse_too_many(wait: int, per: str) -> None:
+    """`wait`: 0 when the request is allowed, else the seconds until the window turns."""
+    if wait:
+        raise ApiError(
+            429,
+            f"Too many requests: at most {app_settings.API_REQUESTS_PER_MINUTE} a minute "
+            f"{per}. Try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def token_from(header: str) -> ApiToken:
@@ -63,12 +74,13 @@ def token_from(header: str) -> ApiToken:
     )
     if token is None or not token.matches(value):
         raise Unauthorized("The token is not valid.")
+    if not token.owner.is_active:  # first: the reason that holds for all their tokens
+        raise Unauthorized("The token's user account is inactive.")
     if token.revoked_at is not None:
-        raise Unauthorized(f"The token {token.hint} was revoked.")
+        why = f" ({token.revoked_reason})" if token.revoked_reason else ""
+        raise Unauthorized(f"The token {token.hint} was revoked{why}.")
     if token.is_expired():
         raise Unauthorized(f"The token {token.hint} has expired.")
-    if not token.owner.is_active:
-        raise Unauthorized("The token's user account is inactive.")
     return token
 
 

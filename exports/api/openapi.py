@@ -46,7 +46,8 @@ def problems(*statuses: int) -> dict[str, Any]:
         413: f"The request body is over {app_settings.API_MAX_BODY_BYTES} bytes.",
         415: "The request body is not JSON.",
         422: "More rows than an immediate download may hold.",
-        429: "Too many requests for this token; wait for Retry-After seconds.",
+        429: "Too many requests (per token, or per user for session calls), or too many "
+        "downloads (per user, web and API together); wait for Retry-After seconds.",
         503: "A library this format needs is not installed.",
     }
     headers = {

@@ -20,7 +20,7 @@ from exports.api.problems import ApiError
 from exports.clock import utc
 from exports.conf import app_settings
 from exports.datasets.changelist import can_export, exportable_datasets
-from exports.delivery import immediate, serving
+from exports.delivery import immediate, ratelimit, serving
 from exports.delivery.filenames import safe_filename
 from exports.delivery.guards import servable
 from exports.delivery.links import with_site_url
@@ -104,7 +104,8 @@ def cancel(request: HttpRequest, pk) -> HttpResponse:
 
 @endpoint("GET", "DELETE")
 def export_file(request: HttpRequest, pk) -> HttpResponse:
-    """Owner and expiry are checked on every request; the bytes travel as on the web."""
+    """Owner and expiry are checked on every request; the bytes travel as on the web, and
+    count against the same per-user download limit."""
     file = owned_file(owned_export(request, pk))
     if request.method == "DELETE":
         delete_file(file)
@@ -115,8 +116,23 @@ def export_file(request: HttpRequest, pk) -> HttpResponse:
         )
     if not servable(file):
         raise ApiError(404, "The file is missing from storage.", "not_found")
+    refuse_too_many_downloads(request.user.pk)
     file.filename = safe_filename(file.filename)
     return serving.serve(request, file)
+
+
+def refuse_too_many_downloads(user_id) -> None:
+    """Counted only for the caller's own servable file, as on the web: unknown or foreign ids
+    cost nothing."""
+    wait = ratelimit.hit(user_id)
+    if wait:
+        raise ApiError(
+            429,
+            f"Too many downloads: at most {app_settings.DOWNLOADS_PER_MINUTE} a minute, on the "
+            f"web and the API together. Try again in {wait} seconds.",
+            "too_many_downloads",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def owned_file(audit: ExportAudit) -> DownloadFile:

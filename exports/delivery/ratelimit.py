@@ -1,7 +1,9 @@
-"""A per-user download rate limit shared by every web process: a fixed one-minute window
-counted in the database (DownloadCounter), one atomic statement per download, no cache.
+"""Per-user rate limits shared by every web process: a fixed one-minute window counted in the
+database, one atomic statement per counted request, no cache. Two counters use it: downloads
+(DownloadCounter: the web's and the API's file downloads, token or session alike) and API calls
+made with a browser session (ApiRequestCounter; a token's calls are counted on the token).
 
-The download view counts a request only once it knows the file is the user's own and can be
+The download views count a request only once they know the file is the user's own and can be
 served: requests for unknown or foreign ids (a hostile page full of download links) cost
 nothing and cannot lock anyone out."""
 
@@ -15,15 +17,21 @@ from django.utils.cache import patch_cache_control
 
 from exports.clock import stored
 from exports.conf import app_settings
-from exports.models import DownloadCounter
+from exports.models import ApiRequestCounter, DownloadCounter
 
 WINDOW = 60
+Counter = type[DownloadCounter] | type[ApiRequestCounter]
+# Each counter's limit: the name of its setting.
+LIMITS: dict[Counter, str] = {
+    DownloadCounter: "DOWNLOADS_PER_MINUTE",
+    ApiRequestCounter: "API_REQUESTS_PER_MINUTE",
+}
 
 
-def upsert(user_id, window_start: datetime) -> int:
-    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING: one statement, so concurrent downloads
+def upsert(user_id, window_start: datetime, counter: Counter = DownloadCounter) -> int:
+    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING: one statement, so concurrent requests
     each see their own count (PostgreSQL, SQLite >= 3.35)."""
-    table = connection.ops.quote_name(DownloadCounter._meta.db_table)
+    table = connection.ops.quote_name(counter._meta.db_table)
     user, start, count = (
         connection.ops.quote_name(c) for c in ("user_id", "window_start", "count")
     )
@@ -34,7 +42,7 @@ def upsert(user_id, window_start: datetime) -> int:
         f"RETURNING {count}"
     )
     # A raw statement: values as the fields would store them (a UUID key is text on SQLite).
-    fields = DownloadCounter._meta
+    fields = counter._meta
     params = [
         fields.get_field("user").target_field.get_db_prep_value(user_id, connection),
         fields.get_field("window_start").get_db_prep_value(window_start, connection),
@@ -44,48 +52,45 @@ def upsert(user_id, window_start: datetime) -> int:
         return cursor.fetchone()[0]
 
 
-def update_or_insert(user_id, window_start: datetime) -> int:
+def update_or_insert(user_id, window_start: datetime, counter: Counter = DownloadCounter) -> int:
     """Other databases: in one transaction, an F() increment (which locks the row until
-    commit, so the read after it is this download's own count), else create; losing the race
+    commit, so the read after it is this request's own count), else create; losing the race
     to create retries the increment."""
-    mine = DownloadCounter.objects.filter(user_id=user_id, window_start=window_start)
+    mine = counter.objects.filter(user_id=user_id, window_start=window_start)
     with transaction.atomic():
         if not mine.update(count=F("count") + 1):
             try:
                 with transaction.atomic():
-                    DownloadCounter.objects.create(
-                        user_id=user_id, window_start=window_start, count=1
-                    )
+                    counter.objects.create(user_id=user_id, window_start=window_start, count=1)
             except IntegrityError:
                 mine.update(count=F("count") + 1)
         return mine.values_list("count", flat=True).get()
 
 
-def bump(user_id, window_start: datetime) -> int:
+def bump(user_id, window_start: datetime, counter: Counter = DownloadCounter) -> int:
     features = connection.features
     if connection.vendor in ("postgresql", "sqlite") and features.can_return_rows_from_bulk_insert:
-        return upsert(user_id, window_start)
-    return update_or_insert(user_id, window_start)
+        return upsert(user_id, window_start, counter)
+    return update_or_insert(user_id, window_start, counter)
 
 
-def hit(user_id, now: float | None = None) -> int:
-    """Count one download; 0 when allowed, else the seconds until the window resets."""
-    limit = app_settings.DOWNLOADS_PER_MINUTE
+def hit(user_id, now: float | None = None, counter: Counter = DownloadCounter) -> int:
+    """Count one request (a download by default); 0 when allowed, else the seconds until the
+    window resets."""
+    limit = getattr(app_settings, LIMITS[counter])
     if not limit:
         return 0
     now = time.time() if now is None else now
     window = int(now // WINDOW) * WINDOW
-    if bump(user_id, stored(datetime.fromtimestamp(window, tz=UTC))) <= limit:
+    if bump(user_id, stored(datetime.fromtimestamp(window, tz=UTC)), counter) <= limit:
         return 0
     return max(1, int(window + WINDOW - now))
 
 
 def forget_old_windows(now: datetime) -> int:
     """The purge's part: counters of windows that ended are of no use."""
-    deleted, _ = DownloadCounter.objects.filter(
-        window_start__lt=now - timedelta(seconds=WINDOW)
-    ).delete()
-    return deleted
+    ended = now - timedelta(seconds=WINDOW)
+    return sum(counter.objects.filter(window_start__lt=ended).delete()[0] for counter in LIMITS)
 
 
 def too_many(retry_after: int) -> HttpResponse:

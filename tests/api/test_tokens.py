@@ -62,7 +62,8 @@ def test_my_downloads_links_to_the_tokens_page(client, alice):
 
 def test_a_token_made_on_the_page_is_shown_once(client, alice):
     client.force_login(alice)
-    response = client.post(reverse("exports:api-tokens"), {"label": "Notebook"})
+    new = {"label": "Notebook", "password": "pw-alice"}  # noqa: S105 - make_user's
+    response = client.post(reverse("exports:api-tokens"), new)
     assert response.status_code == 200
     assert set(response["Cache-Control"].split(", ")) == {"private", "no-store"}
     secret = TOKEN.search(response.content.decode()).group(0)

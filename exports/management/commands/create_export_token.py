@@ -1,5 +1,6 @@
 """`manage.py create_export_token USERNAME --label NAME [--expires-days N]`: a personal API
-token, printed once on stdout (alone, so scripts can capture it); nothing keeps the secret."""
+token, printed once on stdout (alone, so scripts can capture it); nothing keeps the secret.
+Refused when the user already holds EXPORTS_MAX_TOKENS_PER_USER active tokens."""
 
 from datetime import timedelta
 from typing import Any
@@ -8,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from exports.models import ApiToken
+from exports.models import ApiToken, TooManyTokens
 
 
 class Command(BaseCommand):
@@ -31,7 +32,14 @@ class Command(BaseCommand):
         if expires_days is not None and expires_days < 1:
             raise CommandError("--expires-days must be at least 1.")
         expires = timezone.now() + timedelta(days=expires_days) if expires_days else None
-        token, secret = ApiToken.issue(owner, label, expires)
+        try:
+            token, secret = ApiToken.issue(owner, label, expires)
+        except TooManyTokens as exc:
+            raise CommandError(
+                f"{username} already has {exc.limit} active API token"
+                f"{'s' if exc.limit != 1 else ''}, the most allowed "
+                "(EXPORTS_MAX_TOKENS_PER_USER). Revoke one first (API tokens page or admin)."
+            ) from None
         self.stdout.write(secret)
         self.stderr.write(
             f"Created {token} for {username}. This is the only time it is shown; store it now."
