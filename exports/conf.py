@@ -94,6 +94,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FILE_LIFETIME": 7 * 24 * 3600,
     # Runs of a schedule that may fail in a row before it pauses itself and tells its owner.
     "SCHEDULE_MAX_FAILURES": 3,
+    # The shortest time between two runs of one schedule, in minutes: the schedule form
+    # refuses a timing that runs more often, and the scheduler never starts one sooner.
+    "SCHEDULE_MIN_INTERVAL_MINUTES": 60,
+    # The most people and addresses one schedule delivers to besides its owner, counted after
+    # groups expand: the form refuses more; at run time the rest are skipped.
+    "SCHEDULE_MAX_RECIPIENTS": 50,
     # Domains (e.g. ["example.org"]) whose addresses a schedule may send files to as
     # attachments; empty: schedules deliver to users and groups only.
     "ALLOWED_EMAIL_DOMAINS": [],

@@ -539,6 +539,9 @@ class ExportSchedule(models.Model):
 
     class Meta:
         ordering = ["next_run_at"]
+        # Without it an owner addresses members of their own groups only
+        # (exports.scheduling.recipients).
+        permissions = [("send_to_anyone", _("Can send scheduled exports to anyone"))]
 
     def __str__(self) -> str:
         return f"{self.saved_export.name} (#{self.pk})"

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from aiosmtpd.controller import Controller
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from exports.jobs.runner import run
@@ -19,6 +20,13 @@ def saved_export(owner, dataset: str = "user_points", fmt: str = "csv", **fields
     return SavedExport.objects.create(
         name=fields.pop("name", "Points"), owner=owner, dataset=dataset, format=fmt, **fields
     )
+
+
+def colleagues(*users) -> Group:
+    """Users in one group: a schedule's owner may address the members of their groups."""
+    team, _ = Group.objects.get_or_create(name="colleagues")
+    team.user_set.add(*users)
+    return team
 
 
 def schedule_for(saved: SavedExport, **fields) -> ExportSchedule:

@@ -19,6 +19,7 @@ from exports.models import (
     Trigger,
 )
 from project.demo.models import Game, UserPoint
+from tests import second_site
 from tests.conftest import make_user
 from tests.factories import finished_file
 from tests.schedules import run_and_deliver, saved_export, schedule_for
@@ -296,3 +297,40 @@ def test_the_audit_row_shows_what_triggered_it(admin_client, staff, demo_data):
     text = page.content.decode()
     assert "Trigger" in text and "Manual" in text
     assert f"Weekly points (#{schedule.pk})" in text
+
+
+def test_a_shared_saved_export_runs_in_the_runners_request_context(client, settings, demo_data):
+    """Saved on the second site by acme's owner; a colleague of globex runs it from their own
+    page: their tenant and host, never the owner's (TenantPointAdmin lists by both)."""
+    settings.ROOT_URLCONF = "tests.second_site"
+    settings.ALLOWED_HOSTS = ["testserver", second_site.TENANT_HOST]
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.second_site.TenantMiddleware"]
+    acme, globex = Game.objects.order_by("pk")[:2]
+    owner = make_user("owner", staff=True, export=True)
+    colleague = make_user("colleague", staff=True, export=True)
+    team = Group.objects.create(name="team")
+    colleague.groups.add(team)
+    context = {
+        "site": "second",
+        "path": "/second/demo/userpoint/",
+        "scheme": "http",
+        "meta": {"HTTP_HOST": second_site.TENANT_HOST},
+        "attrs": {"tenant": {"model": "demo.Game", "pk": acme.pk}},
+    }
+    saved = saved_export(owner, dataset="admin:demo.userpoint", filters={"request": context})
+    saved.shared_with.add(team)
+    client.force_login(colleague)
+    client.post(
+        reverse("admin:exports_savedexport_changelist"),
+        {"action": "run_saved_now", "_selected_action": [saved.pk]},
+        headers={"host": second_site.TENANT_HOST, "x-tenant": str(globex.pk)},
+    )
+    audit = ExportAudit.objects.get()
+    used = audit.filters["request"]
+    assert used["attrs"] == {"tenant": {"model": "demo.Game", "pk": globex.pk}}
+    assert (used["site"], used["meta"]["HTTP_HOST"]) == ("second", second_site.TENANT_HOST)
+    run(str(audit.pk))
+    with DownloadFile.objects.get(audit=audit).open() as handle:
+        ids = [int(line.split(b",")[0]) for line in handle.read().splitlines()[1:]]
+    games = set(UserPoint.objects.filter(pk__in=ids).values_list("game_id", flat=True))
+    assert ids and games == {globex.pk}

@@ -99,7 +99,7 @@ def test_a_refused_delivery_leaves_its_rows_unlogged_and_they_go_out_next_run(
 
 def test_users_get_a_link_and_outside_addresses_the_file_never_a_link(smtp, owner, demo_data):
     team = Group.objects.create(name="analysts")
-    team.user_set.add(make_user("ann", export=True))
+    team.user_set.add(make_user("ann", export=True), owner)
     schedule = schedule_for(saved_export(owner, name="Daily points"))
     ScheduleRecipient.objects.create(schedule=schedule, group=team)
     ScheduleRecipient.objects.create(schedule=schedule, email=PARTNER)

@@ -1,6 +1,7 @@
 """Schedules run in-process (the queue is beside the point here; see test_schedule_worker.py and
 scaleout/test_schedules_redis.py for real workers): recipients, the sent log, pausing."""
 
+import random
 import threading
 from datetime import timedelta
 
@@ -25,10 +26,13 @@ from exports.models import (
 )
 from exports.scheduling.due import run_due
 from exports.signals import export_delivered, export_finished
-from project.demo.models import UserPoint
+from project.demo.models import Game, UserPoint
 from project.demo.seed import top_up
+from tests import second_site
 from tests.conftest import make_user
+from tests.hostapp.models import Deal
 from tests.schedules import (
+    colleagues,
     delivered_file,
     finish_exports,
     ids_in,
@@ -36,6 +40,7 @@ from tests.schedules import (
     saved_export,
     schedule_for,
 )
+from tests.test_exact_rows import SEED, people, seed_rows
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -89,6 +94,7 @@ def test_the_sent_log_keeps_consecutive_rows_as_one_range(owner, incremental):
 def test_a_recipient_added_later_gets_the_backlog(owner, incremental):
     run_and_deliver(incremental)
     bob = make_user("bob", export=True)
+    colleagues(owner, bob)
     ScheduleRecipient.objects.create(schedule=incremental, user=bob)
     top_up(320)
     second = run_and_deliver(incremental)
@@ -150,14 +156,16 @@ def test_each_recipient_gets_a_file_of_their_own(owner, demo_data):
     assert files[ben].open().read(), "deleting one recipient's file leaves the others"
 
 
-def test_a_recipient_who_may_not_export_is_skipped_and_the_run_says_so(owner, demo_data):
+def test_a_recipient_who_may_not_export_is_skipped_and_the_run_counts_them(owner, demo_data):
     schedule = schedule_for(saved_export(owner))
-    ScheduleRecipient.objects.create(schedule=schedule, user=make_user("carol"))
+    carol = make_user("carol")
+    colleagues(owner, carol)
+    ScheduleRecipient.objects.create(schedule=schedule, user=carol)
     done = run_and_deliver(schedule)
     skipped = done.deliveries.get(user__username="carol")
     assert skipped.status == DeliveryStatus.SKIPPED and skipped.audit is None
     assert done.status == RunStatus.COMPLETED
-    assert "carol may not export User points; skipped." in done.message
+    assert done.message == "1 sent, 1 skipped; 1 skipped: May not export User points."
     assert not DownloadFile.objects.filter(owner__username="carol").exists()
 
 
@@ -272,7 +280,9 @@ def test_the_signals_tell_a_host_about_finished_and_delivered_exports(owner, dem
 
 def test_run_export_schedule_prints_the_audit_ids_it_created(owner, demo_data, capsys):
     schedule = schedule_for(saved_export(owner))
-    ScheduleRecipient.objects.create(schedule=schedule, user=make_user("dan", export=True))
+    dan = make_user("dan", export=True)
+    colleagues(owner, dan)
+    ScheduleRecipient.objects.create(schedule=schedule, user=dan)
     call_command("run_export_schedule", str(schedule.pk), "--inline")
     printed = capsys.readouterr().out.split()
     audits = ExportAudit.objects.filter(schedule=schedule)
@@ -280,3 +290,101 @@ def test_run_export_schedule_prints_the_audit_ids_it_created(owner, demo_data, c
     assert all(a.status == "completed" and a.trigger == Trigger.MANUAL for a in audits)
     schedule.refresh_from_db()
     assert schedule.next_run_at < timezone.now(), "running now leaves the next due run alone"
+
+
+# --- Whose request a recipient's export replays; which admin site it is checked on ----------
+
+
+def own_tenant(request) -> None:
+    """A host's EXPORTS_PREPARE_REQUEST: each person's tenant (a Game, its pk kept in the
+    user's last name here) on the tenant's host, as the host's middleware would set them."""
+    request.tenant = Game.objects.filter(pk=request.user.last_name or None).first()
+    request.META["HTTP_HOST"] = second_site.TENANT_HOST
+
+
+def tenant_context(game: Game) -> dict:
+    """filters["request"] of a changelist saved on the second site, for `game`'s tenant."""
+    return {
+        "site": "second",
+        "path": "/second/demo/userpoint/",
+        "scheme": "http",
+        "meta": {"HTTP_HOST": second_site.TENANT_HOST},
+        "attrs": {"tenant": {"model": "demo.Game", "pk": game.pk}},
+    }
+
+
+@pytest.fixture
+def tenants(settings, owner, demo_data) -> tuple[Game, Game]:
+    """The second site, whose TenantPointAdmin lists the request's tenant's rows only."""
+    settings.ROOT_URLCONF = "tests.second_site"
+    settings.ALLOWED_HOSTS = ["testserver", second_site.TENANT_HOST]
+    first, second = Game.objects.order_by("pk")[:2]
+    return first, second
+
+
+def games_in(file: DownloadFile) -> set[int]:
+    return set(UserPoint.objects.filter(pk__in=ids_in(file)).values_list("game_id", flat=True))
+
+
+def test_a_recipient_never_gets_rows_of_the_owners_tenant(owner, tenants):
+    acme, _ = tenants
+    bob = make_user("bob", export=True)
+    colleagues(owner, bob)
+    saved = saved_export(
+        owner, dataset="admin:demo.userpoint", filters={"request": tenant_context(acme)}
+    )
+    schedule = schedule_for(saved)
+    ScheduleRecipient.objects.create(schedule=schedule, user=bob)
+    done = run_and_deliver(schedule)
+    assert games_in(delivered_file(done, owner)) == {acme.pk}, "the owner: their own tenant"
+    refused = done.deliveries.get(user=bob)
+    assert refused.status == DeliveryStatus.SKIPPED and refused.audit is None
+    assert "without what the owner's request carried (tenant, host)" in refused.error
+    assert "EXPORTS_PREPARE_REQUEST" in refused.error
+    assert not DownloadFile.objects.filter(owner=bob).exists()
+    assert "bob" not in done.message
+
+
+def test_with_the_hosts_hook_a_recipient_gets_their_own_tenants_rows(owner, tenants, settings):
+    acme, globex = tenants
+    settings.EXPORTS_PREPARE_REQUEST = "tests.test_schedule_runs.own_tenant"
+    owner.last_name = str(acme.pk)
+    owner.save()
+    bob = make_user("bob", export=True)
+    bob.last_name = str(globex.pk)
+    bob.save()
+    colleagues(owner, bob)
+    saved = saved_export(
+        owner, dataset="admin:demo.userpoint", filters={"request": tenant_context(acme)}
+    )
+    schedule = schedule_for(saved)
+    ScheduleRecipient.objects.create(schedule=schedule, user=bob)
+    done = run_and_deliver(schedule)
+    assert done.status == RunStatus.COMPLETED, done.message
+    assert games_in(delivered_file(done, owner)) == {acme.pk}
+    assert games_in(delivered_file(done, bob)) == {globex.pk}
+    bobs = done.deliveries.get(user=bob).audit.filters["request"]
+    assert "attrs" not in bobs and "meta" not in bobs, "none of the owner's context kept"
+
+
+def test_a_changelist_saved_on_another_admin_site_is_checked_on_that_site(settings):
+    """The crm site's DealAdmin: the default admin site has no Deal at all."""
+    settings.EXPORTS_PREPARE_REQUEST = "tests.hostapp.middleware.prepare_replay"
+    seed_rows(random.Random(SEED))
+    found = people()
+    manager, pair = found["manager"], found["pair"]
+    colleagues(manager, pair)
+    context = {"site": "crm", "path": "/crm/hostapp/deal/", "scheme": "http"}
+    filters = {"changelist": "active=all", "request": context}  # its filter hides some rows
+    saved = saved_export(manager, dataset="admin:hostapp.deal", filters=filters)
+    schedule = schedule_for(saved)
+    ScheduleRecipient.objects.create(schedule=schedule, user=pair)
+    done = run_and_deliver(schedule)
+    assert done.status == RunStatus.COMPLETED, done.message
+    assert {d.status for d in done.deliveries.all()} == {DeliveryStatus.SENT}
+    schedule.refresh_from_db()
+    assert not schedule.paused, schedule.paused_reason
+    assert len(ids_in(delivered_file(done, manager))) == Deal.objects.count()
+    assert set(ids_in(delivered_file(done, pair))) == set(
+        Deal.objects.filter(department__in=[1, 2]).values_list("pk", flat=True)
+    )

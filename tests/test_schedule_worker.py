@@ -14,7 +14,7 @@ from exports.jobs.schedules import DUE_SCHEDULE, ensure_schedules
 from exports.models import DeliveryStatus, DownloadFile, RunStatus, ScheduleRecipient, ScheduleRun
 from project.demo.models import UserPoint
 from tests.conftest import make_user, spawn_qcluster, wait_for
-from tests.schedules import ids_in, saved_export, schedule_for
+from tests.schedules import colleagues, ids_in, saved_export, schedule_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -36,6 +36,7 @@ def test_the_worker_runs_a_due_schedule_and_delivers_to_each_recipient(
 ):
     owner = make_user("owner", staff=True, export=True)
     bob = make_user("bob", export=True)
+    colleagues(owner, bob)
     schedule = schedule_for(saved_export(owner), incremental=True)
     ScheduleRecipient.objects.create(schedule=schedule, user=bob)
     ensure_schedules()

@@ -2,19 +2,25 @@
 
 Anyone who may export sees their own (and saved exports shared with their groups, read-only);
 superusers see everything. Running is always done with the permissions of the person (or, for
-a schedule, of its owner) checked at that moment.
+a schedule, of its owner) checked at that moment. Recipients are chosen among the people the
+owner may address (scheduling.recipients), and the form shows no other names.
 """
+
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import widgets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from exports.admin.audit import ReadOnlyAdmin, pretty_json
 from exports.clock import local
+from exports.conf import app_settings
 from exports.datasets.access import may_export as may_export_at_all
 from exports.datasets.conditions import ConditionError
 from exports.delivery.lifetime import max_hours
@@ -30,6 +36,13 @@ from exports.models import (
 )
 from exports.scheduling.cron import CronError, parse
 from exports.scheduling.due import pause_by_owner, reschedule, resume
+from exports.scheduling.recipients import (
+    SEND_TO_ANYONE,
+    addressable_groups,
+    addressable_users,
+    schedule_owner,
+    too_many,
+)
 from exports.scheduling.runs import run_now
 from exports.scheduling.saved import run_saved
 from exports.scheduling.sentlog import incremental_problem
@@ -128,7 +141,7 @@ class SavedExportAdmin(OwnedAdmin):
     def run_saved_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         for saved in queryset:
             try:
-                run_saved(request.user, saved)
+                run_saved(request.user, saved, request)
             except (PermissionDenied, ConditionError, LookupError, ExportRefused) as exc:
                 self.message_user(request, f"{saved.name}: {exc}", messages.ERROR)
             else:
@@ -147,6 +160,18 @@ class EmptyRunsSelect(forms.NullBooleanSelect):
             ("true", "Don't send"),
             ("false", "Send a file with no rows"),
         ]
+
+
+# Bounds that keep every timing computable (no date past 9999) and sensible.
+MAX_EVERY = {"hours": 24 * 366, "days": 366}
+MAX_START_YEARS = 10
+# Which field a timing that runs too often is reported on.
+TIMING_FIELD = {ScheduleKind.INTERVAL: "every", ScheduleKind.WEEKLY: "weekdays"}
+
+
+def in_minutes(duration: timedelta) -> str:
+    minutes = int(duration.total_seconds() // 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
 class ExportScheduleForm(forms.ModelForm):
@@ -193,8 +218,9 @@ class ExportScheduleForm(forms.ModelForm):
                 self.add_error("cron", str(exc))
         if kind == ScheduleKind.WEEKLY and not data.get("weekdays"):
             self.add_error("weekdays", "Choose at least one day.")
-        if kind == ScheduleKind.INTERVAL and not data.get("every"):
-            self.add_error("every", "Run every 1 or more hours or days.")
+        if kind == ScheduleKind.INTERVAL:
+            self.check_every(data.get("every"), data.get("unit"))
+        self.check_start(data.get("starts_at"))
         if (data.get("lifetime_hours") or 0) > max_hours():
             self.add_error("lifetime_hours", f"At most {max_hours()} hours.")
         saved = data.get("saved_export")
@@ -203,23 +229,87 @@ class ExportScheduleForm(forms.ModelForm):
             if problem:
                 self.add_error("incremental", problem)
         if not self.errors:
+            self.check_often(data.get("kind"))
+        if not self.errors:
             self.check_it_runs()
         return data
 
-    def check_it_runs(self) -> None:
+    def check_every(self, every: int | None, unit: str | None) -> None:
+        most = MAX_EVERY.get(unit or "", MAX_EVERY["days"])
+        if not every:
+            self.add_error("every", "Run every 1 or more hours or days.")
+        elif every > most:
+            self.add_error("every", f"At most every {most} {unit}.")
+
+    def check_start(self, starts_at) -> None:
+        latest = timezone.now() + timedelta(days=365 * MAX_START_YEARS)
+        if starts_at is not None and starts_at > latest:
+            self.add_error("starts_at", f"The first run must be within {MAX_START_YEARS} years.")
+
+    def trial(self) -> ExportSchedule:
         trial = ExportSchedule(**{k: v for k, v in self.cleaned_data.items() if k != "weekdays"})
         trial.weekdays = self.cleaned_data.get("weekdays") or []
+        return trial
+
+    def check_often(self, kind: str) -> None:
+        """No closer together than EXPORTS_SCHEDULE_MIN_INTERVAL_MINUTES (the scheduler holds
+        schedules saved earlier to it too)."""
+        least = timedelta(minutes=app_settings.SCHEDULE_MIN_INTERVAL_MINUTES)
+        gap = Timing.of(self.trial()).shortest_gap()
+        if gap < least:
+            self.add_error(
+                TIMING_FIELD.get(kind, "cron"),
+                f"Schedules here run at most every {in_minutes(least)} "
+                f"(EXPORTS_SCHEDULE_MIN_INTERVAL_MINUTES); this one would run "
+                f"{in_minutes(gap)} apart.",
+            )
+
+    def check_it_runs(self) -> None:
         try:
-            next_run_time(trial)
-        except (CronError, ValueError) as exc:
+            next_run_time(self.trial())
+        except (CronError, ValueError, OverflowError) as exc:
             raise ValidationError(str(exc)) from None
+
+
+class RecipientFormSet(forms.BaseInlineFormSet):
+    """The recipients together: no more people and addresses than a schedule may have."""
+
+    def clean(self) -> None:
+        super().clean()
+        owner = schedule_owner(self.instance)
+        if owner is None:
+            return  # the schedule's own form says what is missing
+        kept = [
+            form.instance
+            for form in self.forms
+            if (form.instance.pk or form.has_changed())
+            and not form.errors
+            and not self._should_delete_form(form)
+        ]
+        problem = too_many(owner, kept)
+        if problem:
+            raise ValidationError(problem)
 
 
 class RecipientInline(admin.TabularInline):
     model = ScheduleRecipient
+    formset = RecipientFormSet
     extra = 1
-    raw_id_fields = ["user"]
     verbose_name_plural = "Recipients besides the owner: a user, a group or an address per line"
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        """Only people and groups the editor may address, never a raw id whose username the
+        form would show; except for those who may address and view every user, for whom a
+        list of everyone would not scale. The owner's rule is checked again when saved."""
+        if db_field.name == "user":
+            kwargs["queryset"] = addressable_users(request.user)
+            if request.user.has_perms([SEND_TO_ANYONE, "auth.view_user"]):
+                kwargs["widget"] = widgets.ForeignKeyRawIdWidget(
+                    db_field.remote_field, self.admin_site, using=kwargs.get("using")
+                )
+        elif db_field.name == "group":
+            kwargs["queryset"] = addressable_groups(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return may_export(request)

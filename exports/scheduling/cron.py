@@ -110,6 +110,7 @@ def value(text: str, name: str, low: int, high: int, names: list[str]) -> int:
 
 
 def number(text: str, name: str) -> int:
-    if not text.isdigit():
+    """ASCII digits only: str.isdigit() also accepts "²", which int() then refuses."""
+    if not (text.isascii() and text.isdigit()):
         raise CronError(f"{text!r} is not a number or a name in the {name} field.")
     return int(text)

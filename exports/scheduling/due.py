@@ -3,15 +3,17 @@
 A cluster locks one due schedule with `SELECT ... FOR UPDATE SKIP LOCKED` (others pass it
 by), then moves its next_run_at on with an UPDATE conditional on the value it read (the guard
 on databases without row locks), and starts the run in the same transaction. The next run is
-the first one strictly after now: runs missed while every worker was down collapse into one.
+the first one strictly after now, and never sooner than EXPORTS_SCHEDULE_MIN_INTERVAL_MINUTES
+after the due one: runs missed while every worker was down collapse into one.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from exports.conf import app_settings
 from exports.db import write_atomic
 from exports.models import ExportSchedule, RunStatus, ScheduleRun, Trigger
 from exports.scheduling.cron import CronError
@@ -39,7 +41,7 @@ def claim_one(now: datetime):
         if schedule is None:
             return NOTHING_DUE
         due_at = schedule.next_run_at
-        following = upcoming(schedule, max(now, due_at))
+        following = upcoming(schedule, max(now, due_at + min_gap() - timedelta(microseconds=1)))
         moved = {"next_run_at": following}
         if following is None:
             moved.update(paused=True, paused_reason="Its timing matches no time in the future.")
@@ -63,10 +65,17 @@ def claim_one(now: datetime):
             )
 
 
+def min_gap() -> timedelta:
+    """EXPORTS_SCHEDULE_MIN_INTERVAL_MINUTES: the form refuses a timing that runs more often;
+    this holds it for schedules saved before the setting, or made in code."""
+    return timedelta(minutes=app_settings.SCHEDULE_MIN_INTERVAL_MINUTES)
+
+
 def upcoming(schedule: ExportSchedule, after: datetime) -> datetime | None:
+    """The first run strictly after `after`; None when there is none (or none a date holds)."""
     try:
         return next_run_time(schedule, after)
-    except (CronError, ValueError) as exc:
+    except (CronError, ValueError, OverflowError) as exc:
         log.warning("schedule %s never runs again: %s", schedule.pk, exc)
         return None
 

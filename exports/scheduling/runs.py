@@ -2,14 +2,18 @@
 its DeliveryLog; when an export ends its delivery is settled (e-mail, sent log); when every
 delivery is settled the run closes and counts towards the schedule's failures in a row.
 
-Every recipient's file is an export of its own, run with that recipient's permissions, owned
-by them (outside addresses: by the owner) and stored under its own name: deleting or purging
-one recipient's file never touches another's.
+Every recipient's file is an export of its own, run with that recipient's permissions and in
+their own request context (never the owner's tenant or host, see scheduling.context), owned by
+them (outside addresses: by the owner) and stored under its own name: deleting or purging one
+recipient's file never touches another's. Each counts against its exporter's limits as any
+export does (EXPORTS_MAX_PENDING_PER_USER, the storage quota); a delivery over them is skipped.
+The run's message counts skipped people by reason and never names them.
 """
 
 import logging
 from collections import Counter
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
@@ -24,6 +28,7 @@ from exports.delivery.purge import delete_stored
 from exports.engine import row_cap
 from exports.formats import MissingDependency
 from exports.jobs.accept import display_name, enqueue, validate
+from exports.jobs.quotas import refuse_if_full
 from exports.models import (
     PENDING,
     Delivery,
@@ -40,12 +45,24 @@ from exports.models import (
     dataset_title,
 )
 from exports.scheduling import sentlog
+from exports.scheduling.context import for_runner, left_out
 from exports.scheduling.mail import Undeliverable, send_attachment, send_link, send_paused
-from exports.scheduling.recipients import Target, domain_allowed, refusal, targets
+from exports.scheduling.recipients import (
+    NOT_ADDRESSABLE,
+    Target,
+    domain_allowed,
+    may_address,
+    refusal,
+    targets,
+)
 from exports.signals import announce, export_delivered
 
 log = logging.getLogger(__name__)
 REFUSED = (ConditionError, LookupError, PermissionDenied, MissingDependency)
+
+
+class Skipped(Exception):
+    """This person gets nothing this run; the message says why without naming them."""
 
 
 def readable(dataset: str) -> str:
@@ -56,20 +73,26 @@ def readable(dataset: str) -> str:
         return dataset_title(dataset)
 
 
-def may_export(user, dataset: str) -> bool:
+def may_export(user, dataset: str, context=None) -> bool:
+    """On the export's own admin site (`context`: its filters["request"]), never the default
+    site's. Raises ConditionError when the admin's code fails on the replayed request."""
     try:
-        return can_export(user, dataset)
+        return can_export(user, dataset, context)
     except LookupError:
         return False
 
 
 def owner_problem(schedule: ExportSchedule) -> str | None:
     """Why the schedule may not run for its owner now, or None."""
-    owner, dataset = schedule.owner, schedule.saved_export.dataset
+    owner, saved = schedule.owner, schedule.saved_export
     if not owner.is_active:
         return f"The owner's account ({owner.get_username()}) is deactivated."
-    if not may_export(owner, dataset):
-        return f"{owner.get_username()} may no longer export {readable(dataset)}."
+    try:
+        allowed = may_export(owner, saved.dataset, saved.filters.get("request"))
+    except ConditionError:
+        return None  # no answer about permissions: the owner's delivery fails with the reason
+    if not allowed:
+        return f"{owner.get_username()} may no longer export {readable(saved.dataset)}."
     return None
 
 
@@ -85,47 +108,87 @@ def start_run(schedule: ExportSchedule, trigger: str, due_at=None) -> ScheduleRu
         run.refresh_from_db()
         return run
     settle_finished(schedule)
-    for target in targets(schedule):
-        start_delivery(run, schedule, target)
+    most = app_settings.SCHEDULE_MAX_RECIPIENTS
+    for number, target in enumerate(targets(schedule)):
+        if number > most:  # the owner is number 0; a group may have grown since it was saved
+            over = (
+                f"Over the {most} recipients a schedule may have (EXPORTS_SCHEDULE_MAX_RECIPIENTS)."
+            )
+            finish(new_delivery(run, schedule, target), DeliveryStatus.SKIPPED, over)
+        else:
+            start_delivery(run, schedule, target)
     close_if_done(run.pk)
     run.refresh_from_db()
     return run
 
 
-def start_delivery(run: ScheduleRun, schedule: ExportSchedule, target: Target) -> DeliveryLog:
-    saved = schedule.saved_export
-    delivery = DeliveryLog.objects.create(
+def new_delivery(run: ScheduleRun, schedule: ExportSchedule, target: Target) -> DeliveryLog:
+    return DeliveryLog.objects.create(
         run=run,
         recipient=target.key,
         user=target.user,
         email=target.email,
         incremental=schedule.incremental,
     )
-    if target.user is not None and not may_export(target.user, saved.dataset):
-        reason = f"{target.label} may not export {readable(saved.dataset)}; skipped."
-        return finish(delivery, DeliveryStatus.SKIPPED, reason)
+
+
+def start_delivery(run: ScheduleRun, schedule: ExportSchedule, target: Target) -> DeliveryLog:
+    saved = schedule.saved_export
+    delivery = new_delivery(run, schedule, target)
+    exporter = target.user or schedule.owner
+    filters = for_runner(saved.filters, saved.owner_id, exporter)
+    try:
+        with transaction.atomic():  # a refusal leaves no staged rows behind
+            return prepare(delivery, run, schedule, target, exporter, filters)
+    except Skipped as exc:
+        return finish(delivery, DeliveryStatus.SKIPPED, str(exc))
+    except REFUSED as exc:
+        reason = str(exc) or type(exc).__name__
+        missing = left_out(saved.filters, filters)
+        if missing and isinstance(exc, ConditionError):
+            return finish(delivery, DeliveryStatus.SKIPPED, needs_the_owners(missing, reason))
+        return finish(delivery, DeliveryStatus.FAILED, reason)
+
+
+def prepare(delivery, run, schedule, target: Target, exporter, filters: dict) -> DeliveryLog:
+    """Check, stage and queue one delivery. Raises Skipped, or one of REFUSED."""
+    saved = schedule.saved_export
+    if target.user is not None:
+        check_recipient(schedule, target.user, filters.get("request"))
     if target.email and not domain_allowed(target.email):
         return finish(delivery, DeliveryStatus.FAILED, refusal(target.email))
-    exporter = target.user or schedule.owner
     options = dict(saved.options)
     if schedule.lifetime_hours:
         options["lifetime_hours"] = schedule.lifetime_hours
-    try:
-        with transaction.atomic():  # a refusal leaves no staged rows behind
-            dataset = validate(exporter, saved.dataset, saved.format, saved.filters, options)
-            chosen = choose_rows(schedule, target, delivery, dataset)
-            if chosen is None:
-                return delivery
-            if chosen == 0 and schedule.skips_empty:
-                empty = "No new rows for this recipient." if schedule.incremental else "No rows."
-                return finish(delivery, DeliveryStatus.EMPTY, empty)
-            queue_delivery(delivery, run, schedule, exporter, options)
-    except REFUSED as exc:
-        return finish(delivery, DeliveryStatus.FAILED, str(exc) or type(exc).__name__)
+    dataset = validate(exporter, saved.dataset, saved.format, filters, options)
+    chosen = choose_rows(schedule, target, delivery, dataset, filters)
+    if chosen is None:
+        return delivery
+    if chosen == 0 and schedule.skips_empty:
+        empty = "No new rows for this recipient." if schedule.incremental else "No rows."
+        return finish(delivery, DeliveryStatus.EMPTY, empty)
+    queue_delivery(delivery, run, schedule, exporter, filters, options)
     return delivery
 
 
-def choose_rows(schedule, target: Target, delivery: DeliveryLog, dataset) -> int | None:
+def check_recipient(schedule: ExportSchedule, user, context) -> None:
+    """Raises Skipped for a person the owner may not address, or who may not export this."""
+    owner, dataset = schedule.owner, schedule.saved_export.dataset
+    if user.pk != owner.pk and not may_address(owner, user):
+        raise Skipped(NOT_ADDRESSABLE)
+    if not may_export(user, dataset, context):
+        raise Skipped(f"May not export {readable(dataset)}.")
+
+
+def needs_the_owners(missing: list[str], reason: str) -> str:
+    return (
+        "This changelist's admin cannot list rows without what the owner's request carried "
+        f"({', '.join(missing)}), and one person's request is never replayed for another; the "
+        f"host's EXPORTS_PREPARE_REQUEST can give each person their own. {reason}"
+    )
+
+
+def choose_rows(schedule, target: Target, delivery: DeliveryLog, dataset, filters) -> int | None:
     """Rows this recipient will get (-1: not counted); None when the delivery was skipped."""
     saved = schedule.saved_export
     if schedule.incremental:
@@ -135,25 +198,41 @@ def choose_rows(schedule, target: Target, delivery: DeliveryLog, dataset) -> int
         ).exclude(pk=delivery.pk)
         if earlier.exists():
             reason = (
-                f"An earlier delivery to {target.label} is still on its way; its rows and any "
+                "An earlier delivery to this recipient is still on its way; its rows and any "
                 "new ones go out with the next run."
             )
             finish(delivery, DeliveryStatus.SKIPPED, reason)
             return None
-        return sentlog.stage(sent_log, delivery, dataset, saved.filters, row_cap())
+        return sentlog.stage(sent_log, delivery, dataset, filters, row_cap())
     if schedule.skips_empty:
-        filters = saved.filters
         return int(dataset.filtered(filters.get("conditions"), filters.get("limit")).exists())
     return -1
 
 
-def queue_delivery(delivery, run, schedule, exporter, options: dict) -> ExportAudit:
+def check_limits(exporter, owner) -> None:
+    """What queue_export holds every export to, for the person a delivery is exported as
+    (outside addresses: the owner), under a lock on their row. Raises Skipped."""
+    get_user_model().objects.select_for_update().filter(pk=exporter.pk).exists()
+    most = app_settings.MAX_PENDING_PER_USER
+    if ExportAudit.objects.filter(requested_by=exporter, status__in=PENDING).count() >= most:
+        raise Skipped(
+            f"At the limit of {most} exports queued or running per person "
+            "(EXPORTS_MAX_PENDING_PER_USER)."
+        )
+    full = refuse_if_full(exporter)
+    if full:
+        raise Skipped(full if exporter.pk == owner.pk else "Their storage quota is full.")
+
+
+def queue_delivery(delivery, run, schedule, exporter, filters: dict, options: dict) -> ExportAudit:
+    """Raises Skipped over the exporter's limits (the staged rows roll back with it)."""
+    check_limits(exporter, schedule.owner)
     saved = schedule.saved_export
     shown = display_name(exporter)
     audit = ExportAudit.objects.create(
         dataset=saved.dataset,
         format=saved.format,
-        filters=saved.filters,
+        filters=filters,
         options=options,
         delivery=Delivery.BACKGROUND,
         requested_by=exporter,
@@ -305,14 +384,13 @@ def close_if_done(run_id: int) -> None:
 
 
 def summary(deliveries: list[DeliveryLog]) -> str:
+    """What the owner reads: counts by status, why each delivery failed, and how many people
+    were skipped for which reason, never who (it would tell the owner about their rights)."""
     counts = Counter(d.get_status_display().lower() for d in deliveries)
     head = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no recipients"
-    notes = [
-        f"{d.to}: {d.error}"
-        for d in deliveries
-        if d.status in (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED)
-    ]
-    return "; ".join([head, *notes])
+    failed = [f"{d.to}: {d.error}" for d in deliveries if d.status == DeliveryStatus.FAILED]
+    skipped = Counter(d.error for d in deliveries if d.status == DeliveryStatus.SKIPPED)
+    return "; ".join([head, *failed, *(f"{n} skipped: {why}" for why, n in skipped.items())])
 
 
 def close_run(run: ScheduleRun, status: str, message: str) -> None:

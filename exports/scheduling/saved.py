@@ -1,13 +1,16 @@
 """Saved exports: keeping a definition, and running one (or any earlier export) again with the
-permissions of whoever runs it, checked now."""
+permissions of whoever runs it, checked now, and in their own request context (a changelist's
+tenant, site and host are its author's; see scheduling.context)."""
 
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 
 from exports.datasets import capture
 from exports.jobs.accept import Accepted, queue_export, validate
 from exports.models import Delivery, ExportAudit, SavedExport, Trigger
+from exports.scheduling.context import for_runner
 
 
 class NotSavable(ValueError):
@@ -42,15 +45,16 @@ def may_run(user, saved: SavedExport) -> bool:
     return SavedExport.objects.visible_to(user).filter(pk=saved.pk).exists()
 
 
-def run_saved(user, saved: SavedExport) -> Accepted:
-    """Raises PermissionDenied, LookupError, ConditionError, ExportRefused."""
+def run_saved(user, saved: SavedExport, request: HttpRequest | None = None) -> Accepted:
+    """`request`: the one `user` clicked Run now on; anyone but the author runs in its context.
+    Raises PermissionDenied, LookupError, ConditionError, ExportRefused."""
     if not may_run(user, saved):
         raise PermissionDenied("This saved export is neither yours nor shared with you.")
     return queue_export(
         user,
         saved.dataset,
         saved.format,
-        saved.filters,
+        for_runner(saved.filters, saved.owner_id, user, request),
         saved.options,
         Delivery.BACKGROUND,
         trigger=Trigger.RERUN,

@@ -10,6 +10,7 @@ N hours of elapsed time, whatever the clock says.
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -90,6 +91,19 @@ class Timing:
             after, zone, lambda d: (d - first).days % self.every == 0, [self.at_time]
         )
 
+    def shortest_gap(self) -> timedelta:
+        """The least time between two runs on the wall clock (an hour more or less at a change
+        of offset aside): what EXPORTS_SCHEDULE_MIN_INTERVAL_MINUTES is checked against."""
+        if self.kind == "interval":
+            return timedelta(**{self.unit: self.every})
+        if self.kind == "weekly":
+            days = frozenset(self.weekdays)
+            return smallest_gap(lambda d: d.weekday() in days, [self.at_time])
+        if self.kind == "cron":
+            cron = parse(self.cron)
+            return smallest_gap(cron.matches_day, cron_clocks(cron))
+        raise ValueError(f"Unknown schedule kind {self.kind!r}.")
+
     def describe(self) -> str:
         """What people read on My downloads and in the admin."""
         if self.kind == "interval":
@@ -121,9 +135,30 @@ def first_after(after, zone, day_matches, clocks) -> datetime:
     raise CronError("This schedule never runs: no day in the next 28 years matches it.")
 
 
+def cron_clocks(cron: Cron) -> list[time_of_day]:
+    return [time_of_day(h, m) for h in cron.hours for m in cron.minutes]
+
+
 def cron_after(cron: Cron, after: datetime, zone: ZoneInfo) -> datetime:
-    clocks = [time_of_day(h, m) for h in cron.hours for m in cron.minutes]
-    return first_after(after, zone, cron.matches_day, clocks)
+    return first_after(after, zone, cron.matches_day, cron_clocks(cron))
+
+
+# Days looked at for the closest two matching days: eight years hold two leap days, and
+# every pattern of months and weekdays.
+GAP_SCAN_DAYS = 366 * 8
+GAP_SCAN_FROM = date(2000, 1, 1)
+
+
+def smallest_gap(day_matches, clocks) -> timedelta:
+    """The least time between two runs at `clocks` on the days that match: within a day,
+    or from the last run of a day to the first of the next matching day."""
+    minutes = sorted({c.hour * 60 + c.minute for c in clocks})
+    gaps = [later - earlier for earlier, later in pairwise(minutes)]
+    days = [n for n in range(GAP_SCAN_DAYS) if day_matches(GAP_SCAN_FROM + timedelta(days=n))]
+    day_gaps = [later - earlier for earlier, later in pairwise(days)]
+    if minutes and day_gaps:
+        gaps.append(min(day_gaps) * 24 * 60 - (minutes[-1] - minutes[0]))
+    return timedelta(minutes=min(gaps)) if gaps else timedelta(days=GAP_SCAN_DAYS)
 
 
 def next_run_time(schedule, after: datetime | None = None) -> datetime:

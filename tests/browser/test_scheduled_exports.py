@@ -18,9 +18,9 @@ def test_staff_schedule_a_saved_export_for_a_group_and_a_partner(page: Page, liv
     settings.EXPORTS_ALLOWED_EMAIL_DOMAINS = ["partner.example"]
     settings.EXPORTS_EMAIL_ATTACH_MAX_BYTES = 5_000_000
     top_up(2_000)
-    make_user("staffer", staff=True, export=True)
+    staffer = make_user("staffer", staff=True, export=True)
     analysts = Group.objects.create(name="Analysts")
-    analysts.user_set.add(make_user("ann", export=True))
+    analysts.user_set.add(make_user("ann", export=True), staffer)  # whom staffer may address
     game = Game.objects.order_by("pk").first()
     count = UserPoint.objects.filter(game=game).count()
 
