@@ -1,11 +1,13 @@
 """The options a person picks for an export (CamCOPS' download options, in our words)."""
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.validators import MaxValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +16,7 @@ from exports.clock import midnight
 from exports.conf import app_settings
 from exports.datasets.base import Dataset, resolve_field
 from exports.datasets.changelist import DISPLAY, VALUES_OPTION
+from exports.datasets.conditions import FIRST_DAY, LAST_DAY
 from exports.delivery.lifetime import OPTION as LIFETIME_OPTION
 from exports.delivery.lifetime import max_hours
 from exports.engine.pipeline import current_zone_name, file_options
@@ -140,6 +143,15 @@ def limit_lifetime(field: forms.IntegerField) -> None:
     field.help_text = f"Hours, up to {most} ({most // 24} days)."
 
 
+def limit_rows(field: forms.IntegerField) -> None:
+    """At most EXPORTS_MAX_ROWS_BACKGROUND, read per form (settings change in tests): a
+    larger number reached the database's LIMIT (a 500, or "bigint out of range")."""
+    most = app_settings.MAX_ROWS_BACKGROUND
+    message = gettext("The row limit must be a whole number from 1 to %(most)s.") % {"most": most}
+    field.validators.append(MaxValueValidator(most, message=message))
+    field.widget.attrs["max"] = most
+
+
 def choice_filters(datasets: list[Dataset]) -> dict[str, tuple[forms.Field, list[str]]]:
     """Foreign-key filters of `datasets` (a game, a task: not the user, whose list nobody
     should scroll) -> (the target field, titles of the datasets offering it)."""
@@ -164,6 +176,33 @@ def related_choices(field) -> list[tuple[str, str]] | None:
     return [("", gettext("Any"))] + [(str(o.pk), str(o)) for o in objects]
 
 
+class WholeNumberField(forms.IntegerField):
+    """ASCII digits only: Django's own reads '１０', '١٠' and '1_0' as 10 (Python's int())."""
+
+    def to_python(self, value: Any) -> int | None:
+        if isinstance(value, str) and not re.fullmatch(r"\s*[0-9]*\s*", value):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class DayField(forms.DateField):
+    """A day a filter may name (exports.datasets.conditions), so that the day after it
+    exists; written in ASCII digits."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(widget=forms.DateInput(attrs={"type": "date"}), **kwargs)
+        message = format_lazy(_("{} must be a day from {} to {}."), self.label, FIRST_DAY, LAST_DAY)
+        self.validators += [
+            MinValueValidator(FIRST_DAY, message=message),
+            MaxValueValidator(LAST_DAY, message=message),
+        ]
+
+    def to_python(self, value: Any) -> date | None:
+        if isinstance(value, str) and not value.isascii():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 def start_of(day: date) -> str:
     """Midnight in the site's time zone, as an ISO timestamp (naive with USE_TZ = False)."""
     return midnight(day).isoformat()
@@ -175,16 +214,14 @@ class DatasetExportForm(FileOptionsForm):
     (game, task...) get a choice list each."""
 
     dataset = forms.ChoiceField(label=_("Dataset"))
-    date_from = forms.DateField(
-        label=_("Date from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("Date to"),
+    date_from = DayField(label=_("Date from"), required=False)
+    date_to = DayField(label=_("Date to"), required=False, help_text=_("Inclusive."))
+    limit = WholeNumberField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("Inclusive."),
+        min_value=1,
+        label=_("Row limit"),
+        error_messages={"invalid": _("The row limit must be a whole number.")},
     )
-    limit = forms.IntegerField(required=False, min_value=1, label=_("Row limit"))
     format = forms.ChoiceField(label=_("Format"), choices=format_choices, initial="csv")
     delivery = forms.ChoiceField(
         label=_("Delivery"),
@@ -200,6 +237,7 @@ class DatasetExportForm(FileOptionsForm):
 
     def __init__(self, *args: Any, datasets: list[Dataset], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        limit_rows(self.fields["limit"])
         self.datasets = {d.name: d for d in datasets}
         self.fields["dataset"].choices = [(d.name, d.title) for d in datasets]
         self.targets: dict[str, Any] = {}

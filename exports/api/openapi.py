@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from exports.conf import app_settings
-from exports.datasets.conditions import OPERATORS
+from exports.datasets.conditions import MAX_DEPTH, OPERATORS
 from exports.formats import WRITERS, MissingDependency, get_writer
 
 JSON = "application/json"
@@ -140,7 +140,8 @@ def paths() -> dict[str, Any]:
                     query("format", "A format name from /datasets/.", {"type": "string"}),
                     query(
                         "filter",
-                        'Conditions as JSON, e.g. {"points": {"ge": 10}}.',
+                        'Conditions as JSON, e.g. {"points": {"ge": 10}}; at most '
+                        f"{MAX_DEPTH} levels of objects and lists.",
                         {"type": "string"},
                     ),
                     query("limit", "At most this many rows.", {"type": "integer", "minimum": 1}),
@@ -260,7 +261,9 @@ def schemas() -> dict[str, Any]:
     when = {"type": "string", "format": "date-time"}
     conditions = {
         "description": "An object (AND) or a list of objects (OR): "
-        '{"field": value | [values] | {"op": value}}; operators: ' + ", ".join(OPERATORS) + ".",
+        '{"field": value | [values] | {"op": value}}; operators: '
+        + ", ".join(OPERATORS)
+        + f"; at most {MAX_DEPTH} levels of objects and lists.",
         "anyOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
     }
     filters = {

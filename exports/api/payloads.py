@@ -7,21 +7,30 @@ Everything a caller sends is checked here against an allow-list, and anything un
 import base64
 import binascii
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 
 from exports.api.problems import ApiError
-from exports.clock import aware, midnight
+from exports.clock import aware, midnight, stored
 from exports.conf import app_settings
 from exports.datasets import capture
 from exports.datasets.base import Dataset
-from exports.datasets.conditions import OPERATORS, ConditionError, to_q
+from exports.datasets.conditions import (
+    MAX_DEPTH,
+    OPERATORS,
+    ConditionError,
+    date_time_problem,
+    day_problem,
+    to_q,
+)
 from exports.datasets.registry import registry
 from exports.delivery.links import without_site_url
 from exports.engine.pipeline import file_options
@@ -37,6 +46,9 @@ BODY_KEYS = {"dataset", "format", "filters", "options", "delivery", "lifetime"}
 FILTER_KEYS = {"conditions", "limit", *SHORTCUTS}
 FLAG_OPTIONS = ("data_dictionary", "sort_columns", "simplified")
 API_DELIVERIES = (Delivery.BACKGROUND, Delivery.EMAIL)
+# ASCII digits only: int() also reads '１０', '١٠', '1_0' and ' 10 '. 18 digits stay in 64 bits.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+LARGEST_ID = 2**63 - 1  # a bigint column's largest value; SQLite cannot even bind more
 
 
 @dataclass
@@ -73,10 +85,7 @@ def immediate_request(
             raise ApiError(400, f"Query parameter {name!r} is given more than once.")
     conditions = None
     if "filter" in params:
-        try:
-            conditions = json.loads(params["filter"])
-        except json.JSONDecodeError as exc:
-            raise ApiError(400, f"The filter parameter is not valid JSON: {exc}.") from None
+        conditions = parse_json(params["filter"], "The filter parameter")
     shortcuts = {k: params[k] for k in SHORTCUTS if k in params}
     filters = build_filters(
         dataset, conditions, shortcuts, params.get("limit"), app_settings.MAX_ROWS_IMMEDIATE
@@ -97,11 +106,7 @@ def export_request(request: HttpRequest) -> ExportRequest:
     raw = request.read(limit + 1)  # bounded even when no Content-Length announced the size
     if len(raw) > limit:
         raise ApiError(413, f"The request body is over {limit} bytes.", "too_large")
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"The request body is not valid JSON: {exc}.", "bad_json") from None
-    body = expect(body, dict, "The request body")
+    body = expect(parse_json(raw, "The request body", "bad_json"), dict, "The request body")
     refuse_unknown(body, BODY_KEYS, "field")
     if "dataset" not in body:
         raise ApiError(400, "The request body needs a 'dataset'.")
@@ -127,6 +132,18 @@ def export_request(request: HttpRequest) -> ExportRequest:
         options=export_options(body.get("options", {}), body.get("lifetime"), fmt),
         delivery=delivery,
     )
+
+
+def parse_json(text: str | bytes, what: str, code: str = "") -> Any:
+    """json.loads, whose other failures (ValueError for an integer of more than 4,300 digits,
+    RecursionError for nesting about a thousand deep) are a 400 too."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        detail = f"{what} is nested too deeply: conditions may have at most {MAX_DEPTH} levels."
+        raise ApiError(400, detail, code) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError among them
+        raise ApiError(400, f"{what} is not valid JSON: {exc}.", code) from None
 
 
 def expect(value: Any, kind: type, what: str) -> Any:
@@ -194,12 +211,18 @@ def build_filters(
     return filters
 
 
+def whole_number(value: Any) -> int | None:
+    """A JSON integer, or a string of ASCII digits; None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and WHOLE_NUMBER.fullmatch(value):
+        return int(value)
+    return None
+
+
 def parse_limit(value: Any, cap: int) -> int:
-    try:
-        limit = int(value) if isinstance(value, int | str) and not isinstance(value, bool) else 0
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= cap:
+    limit = whole_number(value)
+    if limit is None or not 1 <= limit <= cap:
         raise ApiError(400, f"'limit' must be a whole number from 1 to {cap}.")
     return limit
 
@@ -222,17 +245,20 @@ def shortcut_conditions(dataset: Dataset, given: dict[str, Any]) -> dict[str, An
 
 def parse_day(name: str, value: Any) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except (TypeError, ValueError):
         raise ConditionError(f"Filter {name!r} must be a date like 2026-06-09.") from None
+    problem = day_problem(day)
+    if problem:
+        raise ConditionError(f"Filter {name!r}: {problem}.")
+    return day
 
 
 def parse_id(name: str, value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    raise ConditionError(f"Filter {name!r} must be a whole number (an id).")
+    number = whole_number(value)
+    if number is None or not 0 <= number <= LARGEST_ID:
+        raise ConditionError(f"Filter {name!r} must be a whole number (an id).")
+    return number
 
 
 def start_of(day: date) -> str:
@@ -266,20 +292,38 @@ def check_conditions(dataset: Dataset, conditions: Any) -> None:
     for branch in branches:
         for name, value in branch.items():
             try:
-                queryset.filter(to_q({name: value}, dataset.filters))
+                check_parameters(name, queryset.filter(to_q({name: value}, dataset.filters)))
             except ValidationError as exc:
                 raise ConditionError(f"Filter {name!r}: {' '.join(exc.messages)}") from None
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, ArithmeticError) as exc:  # OverflowError among them
                 raise ConditionError(f"Filter {name!r}: {exc}") from None
 
 
+def check_parameters(name: str, queryset: QuerySet) -> None:
+    """The values as the database would be sent them, converted by each field (a string of
+    digits becomes an int for an integer field only): SQLite cannot bind an integer past 64
+    bits, so neither backend is sent one."""
+    try:
+        _sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    except (EmptyResultSet, FullResultSet):  # Django already knows: nothing or all matches
+        return
+    for param in params:
+        if isinstance(param, int) and not -LARGEST_ID - 1 <= param <= LARGEST_ID:
+            raise ConditionError(f"Filter {name!r}: a number is past the 64-bit range.")
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The cursor's time as the database compares it (naive with USE_TZ = False)."""
+    refused = ApiError(400, "The 'before' cursor is not one this API gave out.")
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, _, pk = text.partition("|")
-        return datetime.fromisoformat(when), uuid.UUID(pk)
+        moment, key = datetime.fromisoformat(when), uuid.UUID(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ApiError(400, "The 'before' cursor is not one this API gave out.") from None
+        raise refused from None
+    if date_time_problem(moment):  # an offset no zone has, or a day at the calendar's end
+        raise refused
+    return stored(moment), key
 
 
 # -- answering -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from exports.api.payloads import (
     export_json,
     export_request,
     immediate_request,
+    parse_limit,
     refuse_unknown,
 )
 from exports.api.problems import ApiError
@@ -151,12 +152,7 @@ def history(request: HttpRequest) -> HttpResponse:
     """Newest first, a page at a time: keyset pagination on (queued_at, id), never OFFSET."""
     refuse_unknown(request.GET, {"limit", "before"}, "query parameter")
     most = app_settings.API_HISTORY_MAX_LIMIT
-    try:
-        limit = int(request.GET.get("limit", min(50, most)))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= most:
-        raise ApiError(400, f"'limit' must be a whole number from 1 to {most}.")
+    limit = parse_limit(request.GET.get("limit", min(50, most)), most)
     rows = ExportAudit.objects.filter(requested_by=request.user).select_related("download")
     if "before" in request.GET:
         when, pk = decode_cursor(request.GET["before"])
