@@ -222,7 +222,10 @@ def test_fewer_rows_than_the_planner_expects_are_read_on_one_connection(points):
 
 
 def other_backends() -> int:
+    """Read afresh each time: inside a transaction PostgreSQL keeps showing the activity it
+    read first (a backend that has just ended would stay counted)."""
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND backend_type = 'client backend'"
