@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import math
+import random
 import warnings
 from datetime import datetime
 
@@ -15,6 +16,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape as html_escape
+from django.utils.safestring import mark_safe
 from openpyxl import load_workbook
 
 from exports.admin.mixin import ExportMixin
@@ -349,3 +352,180 @@ def test_html_headings_are_text_and_icon_fonts_leave_no_ligature_names(
     assert rows[0] == ["ID", "Player name", "Is scored"]
     points = UserPoint.objects.select_related("user").order_by("-pk")
     assert [r[1:] for r in rows[1:]] == [[p.user.username, str(p.points > 0)] for p in points]
+
+
+def shown_cells(clerk, monkeypatch, callables) -> list[dict]:
+    """Each row's cells for list_display = ["id", *callables], as the JSON file writes them."""
+
+    class Shown(UserPointAdmin):
+        list_display = ["id", *callables]
+
+    swap_admin(monkeypatch, UserPoint, Shown)
+    return json.loads(export_bytes(dataset_for(POINTS, clerk, {}, display=True), "json"))
+
+
+def test_link_image_and_icon_cells_export_their_text_else_alt_or_title_else_the_target(
+    clerk, demo_data, monkeypatch
+):
+    """The documented rule: visible text, else alt/title, else href, else the image's src;
+    an icon font's glyph is no text, its title stands in when it is the whole cell."""
+    from django.contrib.admin.utils import display_for_value
+    from django.utils.html import format_html
+
+    def logo(obj: UserPoint) -> str:
+        return format_html('<a href="/u/{}/"><img src="/logo.png" alt="Logo"></a>', obj.pk)
+
+    def flag(obj: UserPoint) -> str:
+        return format_html('<i class="material-icons" title="Top {}">verified</i>', obj.points)
+
+    def linked(obj: UserPoint) -> str:
+        return format_html('<a href="/u/{}/" title="Open">{}</a>', obj.pk, obj.user.username)
+
+    def bare(obj: UserPoint) -> str:
+        return format_html('<a href="/u/{}/"></a>', obj.pk)
+
+    def picture(obj: UserPoint) -> str:
+        return format_html('<img src="/p/{}.png">', obj.pk)
+
+    def nested(obj: UserPoint) -> str:
+        return format_html(
+            '<span class="badge"><i class="fa fa-user"></i> <b>{}</b> <em>{}</em></span>',
+            obj.user.username,
+            obj.points,
+        )
+
+    def entities(obj: UserPoint) -> str:
+        return format_html('<a href="?q=1&amp;r=2" title="A &amp; B">R&amp;D {}</a>', "<&>")
+
+    def admin_icon(obj: UserPoint) -> str:
+        return display_for_value(obj.points > 0, "-", boolean=True)  # the admin's tick: its alt
+
+    rows = shown_cells(
+        clerk, monkeypatch, [logo, flag, linked, bare, picture, nested, entities, admin_icon]
+    )
+    points = {p.pk: p for p in UserPoint.objects.select_related("user")}
+    assert len(rows) == len(points) >= 300
+    for row in rows:
+        point = points[row["id"]]
+        assert row == {
+            "id": point.pk,
+            "logo": "Logo",
+            "flag": f"Top {point.points}",
+            "linked": point.user.username,
+            "bare": f"/u/{point.pk}/",
+            "picture": f"/p/{point.pk}.png",
+            "nested": f"{point.user.username} {point.points}",
+            "entities": "R&D <&>",
+            "admin_icon": str(point.points > 0),
+        }
+
+
+# Fragments for the property test: (kind, words). Ligature names never occur in WORDS.
+LIGATURES = ["business", "verified", "check_circle", "star_rate", "home", "account_circle"]
+ICON_CLASSES = ["material-icons", "material-symbols-outlined", "fa fa-user", "fas fa-check"]
+ICON_CLASSES += ["glyphicon glyphicon-ok", "bi bi-star", "icon icon-user"]
+WORDS = ["Tyrell", "Ltd", "Café", "O'Brien", "R&D", "a<b", 'say "hi"', "Zoë", "x > y", "#7"]
+
+
+def fragment(rng, depth: int = 0) -> dict:
+    """A random piece of a cell: the HTML and what the rule reads from it, in document order."""
+    kind = rng.choice(["text", "link", "href", "image", "src", "icon", "icon", "nest"])
+    word, url = rng.choice(WORDS), f"/{rng.choice(['u', 'g'])}/{rng.randint(1, 99)}/"
+    title = rng.choice(["", rng.choice(WORDS)])
+    attr = f' title="{html_escape(title)}"' if title else ""
+    if kind == "nest" and depth < 2:
+        parts = [fragment(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+        tag = rng.choice(["span", "b", "a", "div"])
+        href = f' href="{url}"' if tag == "a" else ""
+        inner = {
+            "html": " ".join(p["html"] for p in parts),
+            "text": " ".join(p["text"] for p in parts),
+        }
+        own = {"labels": [title] if title else [], "hrefs": [url] if href else [], "srcs": []}
+        return {
+            "html": f"<{tag}{href}{attr}>{inner['html']}</{tag}>",
+            "text": inner["text"],
+            **{k: own[k] + [v for p in parts for v in p[k]] for k in own},
+        }
+    if kind == "link":
+        html = f'<a href="{url}"{attr}>{html_escape(word)}</a>'
+        return {
+            "html": html,
+            "text": word,
+            "labels": [title] if title else [],
+            "hrefs": [url],
+            "srcs": [],
+        }
+    if kind == "href":
+        return {
+            "html": f'<a href="{url}"{attr}></a>',
+            "text": "",
+            "labels": [title] if title else [],
+            "hrefs": [url],
+            "srcs": [],
+        }
+    if kind in ("image", "src"):
+        alt = word if kind == "image" else ""
+        html = f'<img src="{url}img.png"' + (f' alt="{html_escape(alt)}"' if alt else "") + ">"
+        return {
+            "html": html,
+            "text": "",
+            "labels": [alt] if alt else [],
+            "hrefs": [],
+            "srcs": [f"{url}img.png"],
+        }
+    if kind == "icon":
+        tag, glyph = rng.choice(["i", "span"]), rng.choice(LIGATURES)
+        html = f'<{tag} class="{rng.choice(ICON_CLASSES)}"{attr}>{glyph}</{tag}>'
+        return {
+            "html": html,
+            "text": "",
+            "labels": [title] if title else [],
+            "hrefs": [],
+            "srcs": [],
+        }
+    return {"html": html_escape(word), "text": word, "labels": [], "hrefs": [], "srcs": []}
+
+
+def expected_cell(piece: dict) -> str | None:
+    """The rule, read off the fragments rather than parsed from the HTML."""
+    text = piece["text"].strip()
+    for found in (text, *piece["labels"], *piece["hrefs"], *piece["srcs"]):
+        if found.strip():
+            return found.strip()
+    return None
+
+
+def test_random_html_cells_follow_the_rule_and_never_leak_ligature_names(
+    clerk, demo_data, monkeypatch
+):
+    rng = random.Random(21)
+    cells: dict[tuple[int, int], dict] = {}
+    points = list(UserPoint.objects.values_list("pk", flat=True))
+
+    def column(n: int):
+        def read(obj: UserPoint) -> str:
+            return mark_safe(cells[obj.pk, n]["html"])  # noqa: S308 (built escaped above)
+
+        read.__name__ = f"c{n}"
+        return read
+
+    for pk in points:
+        for n in range(4):
+            pieces = [fragment(rng) for _ in range(rng.randint(1, 4))]
+            cells[pk, n] = {
+                "html": " ".join(p["html"] for p in pieces),
+                "text": " ".join(p["text"] for p in pieces),
+                **{k: [v for p in pieces for v in p[k]] for k in ("labels", "hrefs", "srcs")},
+            }
+    rows = shown_cells(clerk, monkeypatch, [column(n) for n in range(4)])
+    assert len(rows) == len(points) >= 300
+    kinds = {"text": 0, "label": 0, "target": 0, "empty": 0}
+    for row in rows:
+        for n in range(4):
+            piece, got = cells[row["id"], n], row[f"c{n}"]
+            assert got == expected_cell(piece), piece["html"]
+            assert not any(glyph in (got or "") for glyph in LIGATURES), piece["html"]
+            kind = "empty" if got is None else "text" if piece["text"].strip() else "label"
+            kinds["target" if kind == "label" and not piece["labels"] else kind] += 1
+    assert all(kinds.values()), kinds  # every branch of the rule was exercised

@@ -6,8 +6,10 @@ where a file can do better than the admin's text:
 - booleans (fields and `@admin.display(boolean=True)`) are real booleans, None left empty;
 - numbers, dates, date-times and JSON stay what they are in raw mode: a date-time is the same
   instant, written in whatever time zone the export writes every date-time in;
-- a callable's HTML (format_html, mark_safe) becomes its text: tags stripped, entities
-  unescaped; any other value is the text the admin shows; the admin's "-" is an empty cell.
+- a callable's HTML (format_html, mark_safe) becomes what its reader sees (html_text): the
+  visible text, trimmed, entities unescaped, icon-font glyphs left out; else the first
+  aria-label/alt/title (an image-only link, a lone icon); else the link's href; else the
+  image's src. Any other value is the text the admin shows; the admin's "-" is an empty cell.
 
 Related objects are joined (select_related) or fetched a chunk at a time (prefetch_related), so
 streaming N rows costs a few queries per chunk, never one per row.
@@ -19,12 +21,12 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, time
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Any
 
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, label_for_field
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
-from django.utils.html import strip_tags
 from django.utils.safestring import SafeData
 from django.utils.text import capfirst
 
@@ -263,40 +265,72 @@ def walk(obj: Any, parts: list[str]) -> Any:
     return obj
 
 
-# An icon font's element (<i class="material-icons">business</i>, <span class="fa fa-x">):
-# its text is a ligature name the reader never sees, so it is no text of the cell.
-ICON = re.compile(
-    r"<(i|span)\b[^>]*\bclass\s*=\s*[\"'][^\"']*"
-    r"(?:material-icons|material-symbols|glyphicon|\bfa\b|\bfa-|\bbi\b|\bbi-|icon)"
-    r"[^\"']*[\"'][^>]*>[^<]*</\1\s*>",
+# An icon font's glyph (<i class="material-icons">business</i>, <span class="fa fa-x">): its
+# text is a ligature name the reader never sees, so it is no text of the cell. Whole class
+# names of the common families only: a <span class="has-icon">Label</span> keeps its text.
+ICON_CLASS = re.compile(
+    r"(?:^|\s)(?:material-(?:icons|symbols)[\w-]*|glyphicon[\w-]*|fa[srbl]?|fa-[\w-]+|bi|bi-[\w-]+"
+    r"|icon|icon-[\w-]+)(?=\s|$)",
     re.IGNORECASE,
 )
-TITLE = re.compile(r"""\btitle\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+UNSEEN = {"script", "style", "template"}
+LABELS = ("aria-label", "alt", "title")  # the accessible name's order
+
+
+class VisibleText(HTMLParser):
+    """What a reader sees of some HTML: its text, icon glyphs and scripts left out, plus the
+    first label (aria-label, alt or title), link target and image source, in document order,
+    for a cell that has no text (an image-only link, a lone icon)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.label = self.href = self.src = ""
+        self.hidden, self.hidden_tag = 0, ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: (value or "").strip() for name, value in attrs}
+        self.label = self.label or next((found[n] for n in LABELS if found.get(n)), "")
+        if tag == "a":
+            self.href = self.href or found.get("href", "")
+        elif tag == "img":
+            self.src = self.src or found.get("src", "")
+        if self.hidden:
+            if tag == self.hidden_tag:
+                self.hidden += 1
+        elif tag in UNSEEN or (tag in ("i", "span") and ICON_CLASS.search(found.get("class", ""))):
+            self.hidden, self.hidden_tag = 1, tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.hidden and tag == self.hidden_tag:
+            self.hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+    def result(self) -> str:
+        return "".join(self.parts).strip() or self.label or self.href or self.src
 
 
 @functools.lru_cache(maxsize=4096)
 def html_text(value: str) -> str:
-    """The text of some HTML, icon fonts' ligature names left out. Cached: strip_tags() runs
-    an HTML parser, the slowest step of a row, and a changelist's badges and links repeat
-    from row to row."""
-    if "<" not in value and "&" not in value:
-        return value
-    plain, icons = ICON.subn("", value)
-    text = html.unescape(strip_tags(plain))
-    return text.strip() if icons else text
+    """The text of some HTML as the admin's reader sees it (VisibleText's rule), trimmed.
+    Cached, and parsed only when there is markup: the parser is the slowest step of a row,
+    and a changelist's badges and links repeat from row to row."""
+    if "<" not in value:
+        return html.unescape(value).strip() if "&" in value else value.strip()
+    parser = VisibleText()
+    parser.feed(value)
+    parser.close()
+    return parser.result()
 
 
 def heading_text(label: Any) -> str:
-    """A heading is text: an HTML label (an icon with a title) becomes its text, else its
-    first title; capfirst'ed as the changelist's header shows it."""
+    """A heading is text: an HTML label (an icon with a title) becomes what html_text()
+    reads from it; capfirst'ed as the changelist's header shows it."""
     text = str(label)
-    if "<" in text:
-        words = html_text(text)
-        titles = TITLE.search(text)
-        if not words and titles:
-            words = html.unescape(titles.group(1) or titles.group(2) or "")
-        text = words
-    return capfirst(text.strip())
+    return capfirst(html_text(text) if "<" in text else text.strip())
 
 
 def as_shown(value: Any) -> Any:
