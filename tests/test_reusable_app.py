@@ -246,6 +246,10 @@ def test_the_wheel_is_the_exports_app_with_its_templates_and_migrations(wheel):
     assert "exports/templates/exports/base.html" in names
     assert "exports/templates/exports/my_downloads.html" in names
     assert "exports/templates/admin/exports/export_options.html" in names
+    assert "exports/templates/exports/widgets/ordered_checkboxes.html" in names
+    # The admin pages' scripts and styles, found by the host's collectstatic.
+    assert {"exports/static/exports/schedule.js", "exports/static/exports/columns.js"} <= set(names)
+    assert "exports/static/exports/columns.css" in names
     assert "exports/migrations/0001_initial.py" in names
     assert not [n for n in names if n.startswith(("project/", "tests/", "docs/"))]
     # The load, chaos and benchmark tooling stays in the repository, with the demo.

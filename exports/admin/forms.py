@@ -75,6 +75,21 @@ class FileOptionsForm(forms.Form):
         return file_options(fmt, zone, data["delimiter"] or None, data["bom"])
 
 
+# Posted beside each column's checkbox (exports/widgets/ordered_checkboxes.html): its name, in
+# the order the rows stand; and a row's up/down button, "up:<column>" or "down:<column>".
+ORDER = "column_order"
+MOVE = "move_column"
+
+
+class OrderedCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes in rows that can be reordered: by up/down buttons that post the form to
+    draw it again (no JavaScript needed), or, with exports/columns.js, by those buttons, the
+    keyboard or dragging, in the page. Each row carries its column's name in a hidden input,
+    so the posted order is the order the rows stand in."""
+
+    template_name = "exports/widgets/ordered_checkboxes.html"
+
+
 class ExportOptionsForm(FileOptionsForm):
     format = forms.ChoiceField(label=_("Format"), choices=format_choices, initial="csv")
     delivery = forms.ChoiceField(
@@ -90,7 +105,7 @@ class ExportOptionsForm(FileOptionsForm):
         required=False,  # absent: raw values, as before the choice existed
         widget=forms.RadioSelect,
     )
-    columns = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, required=False)
+    columns = forms.MultipleChoiceField(widget=OrderedCheckboxes, required=False)
     data_dictionary = forms.BooleanField(
         label=_("Data dictionary"),
         required=False,
@@ -104,20 +119,42 @@ class ExportOptionsForm(FileOptionsForm):
 
     def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = [(c.name, c.heading) for c in dataset.columns]
+        headings = {c.name: c.heading for c in dataset.columns}
+        self.default_order = list(headings)
+        self.moving = self.is_bound and bool(self.data.get(MOVE))
+        self.order = self.chosen_order(headings)
+        choices = [(name, headings[name]) for name in self.order]
         self.fields["columns"].choices = choices
-        self.fields["columns"].initial = [name for name, _label in choices]
+        self.fields["columns"].initial = self.default_order
         limit_lifetime(self.fields["lifetime_hours"])
+
+    def chosen_order(self, headings: dict[str, Any]) -> list[str]:
+        """The posted order (unknown names left out, missing ones after it), with the move a
+        row's up/down button asked for applied: those buttons work without JavaScript."""
+        posted = self.data.getlist(ORDER) if self.is_bound else []
+        order = list(dict.fromkeys(n for n in posted if n in headings))
+        order += [name for name in headings if name not in order]
+        if self.moving:
+            direction, _colon, name = str(self.data[MOVE]).partition(":")
+            move(order, name, -1 if direction == "up" else 1)
+        return order
+
+    def is_valid(self) -> bool:
+        """A move button posts the form only to draw it again in the new order: never an
+        export, and no error either."""
+        return super().is_valid() and not self.moving
 
     def clean(self) -> dict[str, Any]:
         """The ticks are raw columns: needed for raw values, ignored as shown in the admin."""
         data = super().clean()
         if data.get("values") != DISPLAY and not data.get("columns"):
             self.add_error("columns", self.fields["columns"].error_messages["required"])
+        ticked = set(data.get("columns") or ())
+        data["columns"] = [name for name in self.order if name in ticked]
         return data
 
     def export_options(self) -> dict[str, Any]:
-        """What the audit row keeps; columns only when some were unticked."""
+        """What the audit row keeps; columns only when some were unticked or moved."""
         data = self.cleaned_data
         options = {k: True for k in ("data_dictionary", "sort_columns", "simplified") if data[k]}
         options.update(self.file_options())
@@ -125,9 +162,19 @@ class ExportOptionsForm(FileOptionsForm):
             options[LIFETIME_OPTION] = data["lifetime_hours"]
         if data.get("values") == DISPLAY:  # list_display decides the columns
             return {**options, VALUES_OPTION: DISPLAY}
-        if len(data["columns"]) < len(self.fields["columns"].choices):
+        if data["columns"] != self.default_order:
             options["columns"] = data["columns"]
         return options
+
+
+def move(order: list[str], name: str, step: int) -> None:
+    """Move `name` one place up (-1) or down (+1) in `order`; nothing past either end."""
+    if name not in order:
+        return
+    here = order.index(name)
+    there = here + step
+    if 0 <= there < len(order):
+        order[here], order[there] = order[there], order[here]
 
 
 def default_hours() -> int:

@@ -6,15 +6,15 @@ a schedule, of its owner) checked at that moment. Recipients are chosen among th
 owner may address (scheduling.recipients), and the form shows no other names.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import widgets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponseNotAllowed, JsonResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -174,7 +174,21 @@ def in_minutes(duration: timedelta) -> str:
     return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
-class ExportScheduleForm(forms.ModelForm):
+# The fields each kind reads; the others are reset to their defaults when saved, and their
+# errors dropped (without JavaScript the form shows every field, see static/exports/schedule.js).
+KIND_FIELDS = {
+    ScheduleKind.INTERVAL: {"every", "unit", "at_time"},
+    ScheduleKind.WEEKLY: {"weekdays", "at_time"},
+    ScheduleKind.CRON: {"cron"},
+}
+TIMING_FIELDS = ["kind", "every", "unit", "weekdays", "at_time", "cron", "starts_at"]
+UPCOMING_RUNS = 3
+
+
+class TimingForm(forms.ModelForm):
+    """When a schedule runs, alone: what the "Next runs" preview reads (the whole form is
+    sent; only these fields count). ExportScheduleForm adds the rest."""
+
     weekdays = forms.TypedMultipleChoiceField(
         choices=list(enumerate(WEEKDAY_NAMES)),
         coerce=int,
@@ -185,32 +199,28 @@ class ExportScheduleForm(forms.ModelForm):
 
     class Meta:
         model = ExportSchedule
-        fields = [
-            "saved_export",
-            "kind",
-            "every",
-            "unit",
-            "weekdays",
-            "at_time",
-            "cron",
-            "starts_at",
-            "incremental",
-            "skip_empty",
-            "lifetime_hours",
-            "paused",
-        ]
-        widgets = {"skip_empty": EmptyRunsSelect}
-
-    def __init__(self, *args, request: HttpRequest | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if request is not None and not request.user.is_superuser:
-            owned = SavedExport.objects.filter(owner=request.user)
-            self.fields["saved_export"].queryset = owned
-        self.fields["lifetime_hours"].help_text += f" At most {max_hours()} hours."
+        fields = TIMING_FIELDS
+        field_classes = {"starts_at": forms.SplitDateTimeField}
+        widgets = {"starts_at": forms.SplitDateTimeWidget}
 
     def clean(self) -> dict:
+        data = self.clean_timing()
+        self.check_runs(data.get("kind"))
+        return data
+
+    def ignore_other_kinds(self, kind: str | None) -> None:
+        """Fields of another kind than the chosen one neither fail nor stay: a form shown
+        without JavaScript posts them all, with whatever they hold."""
+        if kind not in KIND_FIELDS:
+            return
+        for name in set().union(*KIND_FIELDS.values()) - KIND_FIELDS[kind]:
+            self._errors.pop(name, None)
+            self.cleaned_data[name] = ExportSchedule._meta.get_field(name).get_default()
+
+    def clean_timing(self) -> dict:
         data = super().clean()
         kind = data.get("kind")
+        self.ignore_other_kinds(kind)
         if kind == ScheduleKind.CRON:
             try:
                 parse(data.get("cron") or "")
@@ -221,18 +231,14 @@ class ExportScheduleForm(forms.ModelForm):
         if kind == ScheduleKind.INTERVAL:
             self.check_every(data.get("every"), data.get("unit"))
         self.check_start(data.get("starts_at"))
-        if (data.get("lifetime_hours") or 0) > max_hours():
-            self.add_error("lifetime_hours", f"At most {max_hours()} hours.")
-        saved = data.get("saved_export")
-        if data.get("incremental") and saved is not None:
-            problem = incremental_problem(saved.dataset)
-            if problem:
-                self.add_error("incremental", problem)
+        return data
+
+    def check_runs(self, kind: str | None) -> None:
+        """Last, on an otherwise valid form: how often, and whether it runs at all."""
         if not self.errors:
-            self.check_often(data.get("kind"))
+            self.check_often(kind)
         if not self.errors:
             self.check_it_runs()
-        return data
 
     def check_every(self, every: int | None, unit: str | None) -> None:
         most = MAX_EVERY.get(unit or "", MAX_EVERY["days"])
@@ -269,6 +275,56 @@ class ExportScheduleForm(forms.ModelForm):
             next_run_time(self.trial())
         except (CronError, ValueError, OverflowError) as exc:
             raise ValidationError(str(exc)) from None
+
+    def upcoming(self) -> list[datetime]:
+        """The next runs of a valid form, from now."""
+        return Timing.of(self.trial()).upcoming(timezone.now(), UPCOMING_RUNS)
+
+
+class ExportScheduleForm(TimingForm):
+    class Meta:
+        model = ExportSchedule
+        fields = [
+            "saved_export",
+            *TIMING_FIELDS,
+            "incremental",
+            "skip_empty",
+            "lifetime_hours",
+            "paused",
+        ]
+        widgets = {"skip_empty": EmptyRunsSelect}
+
+    def __init__(self, *args, request: HttpRequest | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if request is not None and not request.user.is_superuser:
+            owned = SavedExport.objects.filter(owner=request.user)
+            self.fields["saved_export"].queryset = owned
+        self.fields["lifetime_hours"].help_text += f" At most {max_hours()} hours."
+
+    def clean(self) -> dict:
+        data = self.clean_timing()
+        if (data.get("lifetime_hours") or 0) > max_hours():
+            self.add_error("lifetime_hours", f"At most {max_hours()} hours.")
+        saved = data.get("saved_export")
+        if data.get("incremental") and saved is not None:
+            problem = incremental_problem(saved.dataset)
+            if problem:
+                self.add_error("incremental", problem)
+        self.check_runs(data.get("kind"))
+        return data
+
+
+def run_times(times: list[datetime]) -> str:
+    """The wall-clock times a person reads, in the zone the admin shows."""
+    shown = ", ".join(local(t).strftime("%a %Y-%m-%d %H:%M") for t in times)
+    return f"{shown} ({timezone.get_current_timezone_name()})"
+
+
+def first_error(form: forms.Form) -> str:
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        return f"{label}: {errors[0]}" if label else errors[0]
+    return ""
 
 
 class RecipientFormSet(forms.BaseInlineFormSet):
@@ -330,8 +386,56 @@ class ExportScheduleAdmin(OwnedAdmin):
     inlines = [RecipientInline]
     list_display = ["__str__", "owner", "timing", "next_run_at", "paused", "last_result"]
     list_filter = ["paused", "kind", "incremental"]
-    readonly_fields = ["next_run_at", "last_run_at", "failures_in_row", "paused_reason", "history"]
+    readonly_fields = [
+        "next_runs",
+        "next_run_at",
+        "last_run_at",
+        "failures_in_row",
+        "paused_reason",
+        "history",
+    ]
+    # Every kind's fields under a heading naming the kind: without JavaScript all are shown,
+    # with it (exports/schedule.js) only the chosen kind's. "kind-…" classes say which.
+    fieldsets = [
+        (None, {"fields": ["saved_export", "kind", "starts_at"]}),
+        (
+            f"{ScheduleKind.INTERVAL.label} (kind: interval)",
+            {"fields": ["every", "unit"], "classes": ["schedule-kind", "kind-interval"]},
+        ),
+        (
+            f"{ScheduleKind.WEEKLY.label} (kind: weekly)",
+            {"fields": ["weekdays"], "classes": ["schedule-kind", "kind-weekly"]},
+        ),
+        (
+            "Time of day (kinds: every N days, weekly)",
+            {
+                "fields": ["at_time"],
+                "classes": ["schedule-kind", "kind-interval", "kind-weekly", "time-of-day"],
+            },
+        ),
+        (
+            f"{ScheduleKind.CRON.label} (kind: cron)",
+            {"fields": ["cron"], "classes": ["schedule-kind", "kind-cron"]},
+        ),
+        (None, {"fields": ["next_runs"]}),
+        ("Delivery", {"fields": ["incremental", "skip_empty", "lifetime_hours", "paused"]}),
+        (
+            "Runs",
+            {
+                "fields": [
+                    "next_run_at",
+                    "last_run_at",
+                    "failures_in_row",
+                    "paused_reason",
+                    "history",
+                ]
+            },
+        ),
+    ]
     actions = ["run_schedules_now", "pause_schedules", "resume_schedules"]
+
+    class Media:
+        js = ["exports/schedule.js"]
 
     def owner_id_of(self, obj: ExportSchedule) -> int:
         return obj.saved_export.owner_id
@@ -348,6 +452,38 @@ class ExportScheduleAdmin(OwnedAdmin):
                 super().__init__(*args, request=request, **kw)
 
         return WithRequest
+
+    def get_urls(self) -> list:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_next_runs"
+        view = self.admin_site.admin_view(self.next_runs_view)
+        return [path("next-runs/", view, name=name), *super().get_urls()]
+
+    def next_runs_view(self, request: HttpRequest) -> JsonResponse | HttpResponseNotAllowed:
+        """The next runs of the timing in the query string (the form as it stands), for the
+        form's "Next runs" line. A GET that changes nothing; 400 with the reason when the
+        timing is not valid."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        if not may_export(request):
+            raise PermissionDenied
+        form = TimingForm(request.GET)
+        if not form.is_valid():
+            return JsonResponse({"error": first_error(form)}, status=400)
+        times = form.upcoming()
+        return JsonResponse({"runs": [t.isoformat() for t in times], "text": run_times(times)})
+
+    @admin.display(description="next runs")
+    def next_runs(self, obj: ExportSchedule) -> str:
+        """From the timing the form holds (the saved one, or what was posted when the page
+        comes back with errors); schedule.js updates it as the fields change."""
+        url = reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_next_runs"
+        )
+        try:
+            text = run_times(Timing.of(obj).upcoming(timezone.now(), UPCOMING_RUNS))
+        except (CronError, ValueError, OverflowError, TypeError, AttributeError):
+            text = "—"
+        return format_html('<span id="next-runs" data-url="{}">{}</span>', url, text)
 
     def save_model(self, request: HttpRequest, obj: ExportSchedule, form, change: bool) -> None:
         if not owns(request, obj.saved_export.owner_id):

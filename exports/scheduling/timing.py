@@ -78,6 +78,15 @@ class Timing:
             return cron_after(parse(self.cron), after, zone)
         raise ValueError(f"Unknown schedule kind {self.kind!r}.")
 
+    def upcoming(self, after: datetime, count: int = 3) -> list[datetime]:
+        """The next `count` runs after `after`: what the schedule form shows before saving,
+        so that a person sees what a cron line or a start date means."""
+        runs: list[datetime] = []
+        for _ in range(count):
+            after = self.next_after(after)
+            runs.append(after)
+        return runs
+
     def _every_hours(self, after: datetime) -> datetime:
         anchor = self.start or after
         period = timedelta(hours=self.every)
