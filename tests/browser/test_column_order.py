@@ -67,3 +67,18 @@ def test_columns_reordered_with_the_keyboard_come_in_that_order(page: Page, live
         "task",
         "created",
     ]
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_column_dragged_onto_another_row_takes_its_place(page: Page, live_server):
+    top_up(5)
+    make_user("staffer", staff=True, export=True)
+    log_in(page, "/admin/login/?next=/admin/", "staffer", "pw-staffer")
+    page.goto("/admin/demo/userpoint/")
+    page.locator("#action-toggle").check()
+    page.locator("select[name=action]").select_option("export_rows")
+    page.locator(".actions button[name=index]").click()
+    rows = page.locator("ol.column-order li")
+    rows.filter(has_text="Created").drag_to(rows.first, target_position={"x": 5, "y": 2})
+    expect(rows.first).to_contain_text("Created")
+    assert row_headings(page) == ["Created", *DEFAULT[:-1]]
