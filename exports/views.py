@@ -4,7 +4,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
@@ -48,6 +48,15 @@ def private(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def admin_frame(request: HttpRequest) -> dict:
+    """exports/base.html is the admin's frame: staff get its nav and user tools; others the
+    same header and dark mode, without a sidebar listing admin pages they cannot open."""
+    context = admin.site.each_context(request)
+    if not context["has_permission"]:
+        context.update(is_nav_sidebar_enabled=False, available_apps=[])
+    return context
+
+
 def status_of(audit: ExportAudit) -> dict:
     file = getattr(audit, "download", None) if audit.status == ExportStatus.COMPLETED else None
     return {
@@ -73,6 +82,7 @@ def status_of(audit: ExportAudit) -> dict:
 def my_downloads(request: HttpRequest) -> HttpResponse:
     mine = ExportAudit.objects.filter(requested_by=request.user)
     context = {
+        **admin_frame(request),
         "files": DownloadFile.objects.for_user(request.user).select_related("audit"),
         "pending": mine.filter(status__in=PENDING),
         "ended": mine.filter(download__isnull=True)
@@ -147,7 +157,8 @@ def cancel(request: HttpRequest, pk) -> HttpResponse:
 def download(request: HttpRequest, pk) -> HttpResponse:
     file = get_owned_file(request, pk)
     if file.is_expired():
-        response = render(request, "exports/expired.html", {"file": file}, status=410)
+        context = {**admin_frame(request), "file": file}
+        response = render(request, "exports/expired.html", context, status=410)
         return private(response)
     if not servable(file):  # a stored name outside the storage root, or a missing object
         raise Http404
@@ -188,6 +199,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             created = {"token": token, "secret": secret}
             form = ApiTokenForm(request.user)
     context = {
+        **admin_frame(request),
         "form": form,
         "created": created,
         "tokens": ApiToken.objects.filter(owner=request.user),

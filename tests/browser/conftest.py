@@ -4,6 +4,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import django
 import pytest
 from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -70,7 +71,11 @@ def log_in(page: Page, path: str, username: str, password: str) -> None:
 
 
 def screenshot(page: Page, name: str) -> Path:
+    """docs/screenshots/<name>; on Django 6.1 and later <stem>-dj61.png beside it, so the
+    README can show both lanes' admin (each draws its breadcrumbs and forms its own way)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if django.VERSION >= (6, 1):
+        name = f"{Path(name).stem}-dj61{Path(name).suffix}"
     path = SCREENSHOTS / name
     page.screenshot(path=str(path), full_page=True)
     return path

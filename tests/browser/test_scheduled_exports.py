@@ -88,6 +88,6 @@ def test_staff_schedule_a_saved_export_for_a_group_and_a_partner(page: Page, liv
     row.get_by_role("button", name="Pause").click()
     expect(row.locator(".next-run")).to_contain_text("Paused by staffer.")
     row.get_by_role("button", name="Resume").click()
-    expect(page.locator("ul.messages li")).to_contain_text("Resumed “Weekly points”")
+    expect(page.locator(".messagelist li")).to_contain_text("Resumed “Weekly points”")
     schedule.refresh_from_db()
     assert not schedule.paused and schedule.next_run_at is not None

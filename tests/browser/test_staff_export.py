@@ -149,7 +149,7 @@ def test_staff_exports_a_filtered_changelist_to_xlsx_downloads_it_and_deletes_it
     stored = exports_root / file.stored_name
     assert stored.is_file()
     row.get_by_role("button", name="Delete").click()
-    expect(page.locator("ul.messages li")).to_contain_text(f"Deleted {file.filename}.")
+    expect(page.locator(".messagelist li")).to_contain_text(f"Deleted {file.filename}.")
     expect(row).to_have_count(0)
     assert not DownloadFile.objects.filter(pk=file.pk).exists()
     assert not stored.exists()
