@@ -131,7 +131,7 @@ class ExportOptionsForm(FileOptionsForm):
     def chosen_order(self, headings: dict[str, Any]) -> list[str]:
         """The posted order (unknown names left out, missing ones after it), with the move a
         row's up/down button asked for applied: those buttons work without JavaScript."""
-        posted = self.data.getlist(ORDER) if self.is_bound else []
+        posted = posted_list(self.data, ORDER) if self.is_bound else []
         order = list(dict.fromkeys(n for n in posted if n in headings))
         order += [name for name in headings if name not in order]
         if self.moving:
@@ -347,3 +347,11 @@ class DatasetExportForm(FileOptionsForm):
         if data["limit"]:
             filters["limit"] = data["limit"]
         return filters
+
+
+def posted_list(data: Any, name: str) -> list[str]:
+    """A posted list from a QueryDict, or from a plain dict as code and tests bind forms."""
+    if hasattr(data, "getlist"):
+        return data.getlist(name)
+    value = data.get(name, [])
+    return list(value) if isinstance(value, list | tuple) else [value]
