@@ -13,8 +13,8 @@ PY_DJ61 := $(VENV_DJ61)/bin/python
 DJANGO_DJ61 := django>=6.1,<6.2
 DEMO_ROWS ?= 20000
 # Debian packages the tests drive as real components (installed only when missing, as root).
-SYSTEM_PACKAGES := chromium libreoffice-calc-nogui redis-server sqlite3
-SYSTEM_COMMANDS := chromium soffice redis-server Rscript sqlite3
+SYSTEM_PACKAGES := chromium gettext libreoffice-calc-nogui redis-server sqlite3
+SYSTEM_COMMANDS := chromium soffice redis-server Rscript sqlite3 xgettext
 
 .PHONY: run test test-pg test-sqlite test-dj61 install install-dj61 system-deps lint clean
 

@@ -181,8 +181,10 @@ class ExportAudit(models.Model):
         if not self.capped:
             return ""
         if self.status == ExportStatus.COMPLETED:
-            return f"stopped at the row cap: {self.row_count:,} of {self.rows_matching:,} rows"
-        return f"will stop at the row cap: {self.rows_expected:,} of {self.rows_matching:,} rows"
+            text = _("stopped at the row cap: %(written)s of %(matching)s rows")
+            return text % {"written": f"{self.row_count:,}", "matching": f"{self.rows_matching:,}"}
+        text = _("will stop at the row cap: %(written)s of %(matching)s rows")
+        return text % {"written": f"{self.rows_expected:,}", "matching": f"{self.rows_matching:,}"}
 
     @property
     def selection_note(self) -> str:

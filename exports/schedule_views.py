@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from exports.clock import local
@@ -31,12 +32,14 @@ def run_export_again(request: HttpRequest, pk) -> HttpResponse:
     try:
         accepted = run_again(request.user, audit)
     except (PermissionDenied, ConditionError, LookupError, ExportRefused) as exc:
-        messages.error(request, f"Not run again: {exc}")
+        messages.error(request, _("Not run again: %(reason)s") % {"reason": exc})
         return redirect(BACK)
     if accepted.duplicate:
-        messages.info(request, "The same export is already queued or running.")
+        messages.info(request, _("The same export is already queued or running."))
     else:
-        messages.success(request, f"Running the {audit.dataset_title} export again.")
+        messages.success(
+            request, _("Running the %(title)s export again.") % {"title": audit.dataset_title}
+        )
     return redirect(BACK)
 
 
@@ -49,7 +52,11 @@ def keep_file_longer(request: HttpRequest, pk) -> HttpResponse:
         messages.error(request, refused)
     else:
         until = local(file.expires_at)
-        messages.success(request, f"{file.filename} is kept until {until:%Y-%m-%d %H:%M}.")
+        messages.success(
+            request,
+            _("%(filename)s is kept until %(until)s.")
+            % {"filename": file.filename, "until": f"{until:%Y-%m-%d %H:%M}"},
+        )
     return redirect(BACK)
 
 
@@ -58,7 +65,7 @@ def keep_file_longer(request: HttpRequest, pk) -> HttpResponse:
 def pause_schedule(request: HttpRequest, pk) -> HttpResponse:
     schedule = get_owned_schedule(request, pk)
     pause_by_owner(schedule, request.user)
-    messages.success(request, f"Paused “{schedule.saved_export.name}”.")
+    messages.success(request, _("Paused “%(name)s”.") % {"name": schedule.saved_export.name})
     return redirect(BACK)
 
 
@@ -69,5 +76,9 @@ def resume_schedule(request: HttpRequest, pk) -> HttpResponse:
     resume(schedule)
     when = local(schedule.next_run_at)
     name = schedule.saved_export.name
-    messages.success(request, f"Resumed “{name}”; next run {when:%Y-%m-%d %H:%M}.")
+    messages.success(
+        request,
+        _("Resumed “%(name)s”; next run %(when)s.")
+        % {"name": name, "when": f"{when:%Y-%m-%d %H:%M}"},
+    )
     return redirect(BACK)

@@ -223,5 +223,5 @@ def api_root(request: HttpRequest) -> str | None:
 def revoke_api_token(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk, owner=request.user)
     if token.revoke():
-        messages.success(request, f"Revoked the token {token}.")
+        messages.success(request, _("Revoked the token %(token)s.") % {"token": token})
     return redirect("exports:api-tokens")

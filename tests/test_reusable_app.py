@@ -247,6 +247,10 @@ def test_the_wheel_is_the_exports_app_with_its_templates_and_migrations(wheel):
     assert "exports/templates/exports/my_downloads.html" in names
     assert "exports/templates/admin/exports/export_options.html" in names
     assert "exports/templates/exports/widgets/ordered_checkboxes.html" in names
+    # The translations, compiled: a host needs no gettext tools to show them.
+    for language in ("de", "fr"):
+        assert f"exports/locale/{language}/LC_MESSAGES/django.mo" in names
+        assert f"exports/locale/{language}/LC_MESSAGES/django.po" in names
     # The admin pages' scripts and styles, found by the host's collectstatic.
     assert {"exports/static/exports/schedule.js", "exports/static/exports/columns.js"} <= set(names)
     assert "exports/static/exports/columns.css" in names

@@ -51,7 +51,7 @@ def accept(
         messages.error(request, str(exc))
         return HttpResponse(str(exc), status=503, content_type="text/plain")
     except immediate.ImmediateFailed as exc:
-        messages.error(request, f"The export failed: {exc}")
+        messages.error(request, _("The export failed: %(reason)s") % {"reason": exc})
         return None
     except (ConditionError, LookupError, ExportRefused) as exc:
         messages.error(request, str(exc))

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from exports.datasets.conditions import ConditionError
 from exports.delivery.links import with_site_url
@@ -30,9 +31,9 @@ def save_as(
         options = with_site_url(options, request)
         saved = save_definition(request.user, name, dataset, fmt, filters, options)
     except (NotSavable, ConditionError, LookupError, PermissionDenied, MissingDependency) as exc:
-        messages.error(request, f"Not saved: {exc}")
+        messages.error(request, _("Not saved: %(reason)s") % {"reason": exc})
         return None
     page = reverse("admin:exports_savedexport_change", args=[saved.pk])
-    text = 'Saved as “{}”. <a href="{}">Share it or add a schedule</a>.'
+    text = _('Saved as “{}”. <a href="{}">Share it or add a schedule</a>.')
     messages.success(request, format_html(text, saved.name, page))
     return HttpResponseRedirect(page)

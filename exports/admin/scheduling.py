@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponseNotAllowed, JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
 
 from exports.admin.audit import ReadOnlyAdmin, pretty_json
 from exports.clock import local
@@ -145,7 +146,9 @@ class SavedExportAdmin(OwnedAdmin):
             except (PermissionDenied, ConditionError, LookupError, ExportRefused) as exc:
                 self.message_user(request, f"{saved.name}: {exc}", messages.ERROR)
             else:
-                self.message_user(request, f"{saved.name}: queued; see My downloads.")
+                self.message_user(
+                    request, _("%(name)s: queued; see My downloads.") % {"name": saved.name}
+                )
 
 
 def describe(schedule: ExportSchedule) -> str:
@@ -541,13 +544,13 @@ class ExportScheduleAdmin(OwnedAdmin):
     def pause_schedules(self, request: HttpRequest, queryset: QuerySet) -> None:
         for schedule in queryset:
             pause_by_owner(schedule, request.user)
-        self.message_user(request, f"Paused {len(queryset)} schedule(s).")
+        self.message_user(request, _("Paused %(count)s schedule(s).") % {"count": len(queryset)})
 
     @admin.action(description="Resume")
     def resume_schedules(self, request: HttpRequest, queryset: QuerySet) -> None:
         for schedule in queryset:
             resume(schedule)
-        self.message_user(request, f"Resumed {len(queryset)} schedule(s).")
+        self.message_user(request, _("Resumed %(count)s schedule(s).") % {"count": len(queryset)})
 
 
 class DeliveryInline(admin.TabularInline):

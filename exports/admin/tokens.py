@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from exports.models import ApiToken
 
@@ -33,4 +34,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(permissions=["change"], description="Revoke selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+        self.message_user(
+            request, _("Revoked %(count)s token(s).") % {"count": count}, messages.SUCCESS
+        )

@@ -340,7 +340,12 @@ def dataset_json(dataset: Dataset) -> dict[str, Any]:
         "title": dataset.title,
         "description": dataset.description,
         "columns": [
-            {"name": c.name, "heading": c.heading, "type": c.kind, "description": c.description}
+            {
+                "name": c.name,
+                "heading": str(c.heading),
+                "type": c.kind,
+                "description": c.description,
+            }
             for c in dataset.columns
         ],
         "filters": [{"name": name, "operators": OPERATORS} for name in sorted(dataset.filters)],

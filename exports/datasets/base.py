@@ -9,6 +9,7 @@ from django.apps import apps
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.utils.functional import keep_lazy_text
 
 from exports.datasets.conditions import ConditionError, to_q
 from exports.datasets.registry import UnknownDataset, get_dataset, registry
@@ -131,7 +132,7 @@ class Dataset:
 
     def _complete(self, model: type[models.Model], column: Column) -> Column:
         model_field = resolve_field(model, column.source)
-        heading = column.heading or str(model_field.verbose_name).capitalize()
+        heading = column.heading or capitalized(model_field.verbose_name)
         kind = column.kind or kind_of(model_field)
         description = column.description or str(model_field.help_text or "")
         return Column(column.name, column.source, heading, description, kind)
@@ -151,6 +152,13 @@ class Dataset:
         (in autocommit Django declares the cursor WITH HOLD and the server materialises it)."""
         sources = [c.source for c in self.columns]
         return self.filtered(conditions, limit).values_list(*sources).iterator(chunk_size)
+
+
+@keep_lazy_text
+def capitalized(verbose_name: str) -> str:
+    """A field's heading, lazy like its verbose_name: the registry keeps the dataset for the
+    process, and each export renders it in its own language (engine.tables makes it a str)."""
+    return str(verbose_name).capitalize()
 
 
 def resolve_field(model: type[models.Model], path: str) -> models.Field:

@@ -16,6 +16,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from exports.conf import app_settings
+from exports.i18n import LANGUAGE_OPTION, language_option
 from exports.models import ExportAudit
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,16 @@ def site_url_of(request: HttpRequest) -> str:
 
 
 def with_site_url(options: dict[str, Any], request: HttpRequest) -> dict[str, Any]:
-    """The export's options plus the site URL its e-mails will link to."""
-    return {**options, SITE_URL_OPTION: site_url_of(request)}
+    """The export's options plus the site URL its e-mails will link to and the language the
+    request was answered in, which its file and e-mails are written in (exports.i18n)."""
+    return {**options, SITE_URL_OPTION: site_url_of(request), **language_option()}
 
 
 def without_site_url(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The options a person chose, for the API to show: where links go is no option of theirs."""
-    return {k: v for k, v in options.items() if k != SITE_URL_OPTION}
+    """The options a person chose, for the API to show: where links go and the language the
+    request spoke are no options of theirs."""
+    private = (SITE_URL_OPTION, LANGUAGE_OPTION)
+    return {k: v for k, v in options.items() if k not in private}
 
 
 def link_base(audit: ExportAudit) -> str:

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from exports.conf import app_settings
 from exports.datasets import capture
@@ -203,8 +204,9 @@ def selection_notes(
 
 def cap_notes(sources: Sequence[TableSource], counts: Sequence[int]) -> list[str]:
     """Say so when a table may have been cut short by the row cap rather than by the filters."""
+    text = gettext("%(table)s: stopped at the row cap of %(limit)s rows; there may be more.")
     return [
-        f"{s.name}: stopped at the row cap of {s.limit:,} rows; there may be more."
+        text % {"table": s.name, "limit": f"{s.limit:,}"}
         for s, count in zip(sources, counts, strict=True)
         if s.capped and count >= (s.limit or 0)
     ]

@@ -1,5 +1,6 @@
 """One table of an export: a dataset, its filters, its row limit and its columns in output order."""
 
+import dataclasses
 import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ class TableSource:
         limit = min((n for n in (asked, cap) if n is not None), default=None)
         positions = range(len(dataset.columns))
         if sort_columns:
-            headings = [c.heading for c in dataset.columns]
+            headings = [str(c.heading) for c in dataset.columns]
             positions = sorted(positions, key=lambda i: (headings[i].casefold(), headings[i]))
         conditions = filters.get("conditions")
         dataset.filtered(conditions, limit)  # raises ConditionError; runs nothing
@@ -60,7 +61,8 @@ class TableSource:
 
     @property
     def columns(self) -> tuple[Column, ...]:
-        return tuple(self.dataset.columns[i] for i in self.order)
+        """Headings as text in the active language: a field's verbose_name is lazy."""
+        return tuple(in_words(self.dataset.columns[i]) for i in self.order)
 
     @property
     def table(self) -> Table:
@@ -78,3 +80,10 @@ class TableSource:
         if len(self.order) == 1:
             return ((row[self.order[0]],) for row in rows)
         return map(operator.itemgetter(*self.order), rows)
+
+
+def in_words(column: Column) -> Column:
+    """The column with its heading and description rendered now (writers need str)."""
+    return dataclasses.replace(
+        column, heading=str(column.heading), description=str(column.description)
+    )

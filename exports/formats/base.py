@@ -12,6 +12,9 @@ from itertools import chain
 from typing import Any, BinaryIO, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
 from exports.clock import aware
 from exports.datasets.base import Column
 
@@ -155,20 +158,34 @@ class Options:
     scratch_dir: str | None = None
 
 
-def _text_column(name: str, description: str) -> Column:
-    return Column(name, name, name.capitalize(), description, "text")
+def _text_column(name: str, heading: str, description: str) -> Column:
+    return Column(name, name, heading, description, "text")
 
 
+# Headings and descriptions are lazy: each export renders them in its own language.
 DICTIONARY = Table(
     "data_dictionary",
     (
-        _text_column("table", "The table (sheet, file) the column belongs to."),
-        _text_column("column", "The column's name."),
-        _text_column("heading", "The column's heading in spreadsheets and CSV."),
-        _text_column("type", "text, integer, float, decimal, boolean, date, datetime or json."),
-        _text_column("description", "What the column holds."),
+        _text_column("table", _("Table"), _("The table (sheet, file) the column belongs to.")),
+        _text_column("column", _("Column"), _("The column's name.")),
+        _text_column("heading", _("Heading"), _("The column's heading in spreadsheets and CSV.")),
+        _text_column(
+            "type",
+            _("Type"),
+            _("text, integer, float, decimal, boolean, date, datetime or json."),
+        ),
+        _text_column("description", _("Description"), _("What the column holds.")),
     ),
 )
+
+
+def dictionary_table() -> Table:
+    """DICTIONARY in the active language, as text (writers escape and measure str)."""
+    columns = tuple(
+        Column(c.name, c.source, str(c.heading), str(c.description), c.kind)
+        for c in DICTIONARY.columns
+    )
+    return Table(DICTIONARY.name, columns)
 
 
 class Writer:
@@ -191,7 +208,8 @@ class Writer:
 
     def write_dictionary(self, tables: Sequence[Table]) -> int:
         """CamCOPS' information-schema option: one more table that describes every column."""
-        return self.write_table(DICTIONARY, dictionary_rows(tables, self.options.time_zone))
+        rows = dictionary_rows(tables, self.options.time_zone)
+        return self.write_table(dictionary_table(), rows)
 
     def close(self) -> None:
         """Finish the file (zip directory, closing brackets...). Does not close `out`."""
@@ -227,9 +245,10 @@ class Writer:
             pending = chain([leftover], pending)
         if len(names) > 1:
             more = ", ".join(repr(n) for n in names[1:])
-            self.notes.append(
-                f"{table.name}: {count:,} rows do not fit on one sheet; continued on {more}."
+            text = gettext(
+                "%(table)s: %(count)s rows do not fit on one sheet; continued on %(more)s."
             )
+            self.notes.append(text % {"table": table.name, "count": f"{count:,}", "more": more})
         return count
 
     def _continuation(self, first: str, part: int, limit: int | None) -> str:
@@ -244,8 +263,12 @@ class Writer:
 
     def note_removed(self, count: int, what: str) -> None:
         if count:
-            plural = "" if count == 1 else "s"
-            self.notes.append(f"Removed {count} control character{plural} that {what} cannot hold.")
+            text = ngettext(
+                "Removed %(count)s control character that %(what)s cannot hold.",
+                "Removed %(count)s control characters that %(what)s cannot hold.",
+                count,
+            )
+            self.notes.append(text % {"count": count, "what": what})
 
 
 def rest(rows: Iterator[Sequence[Any]], written: int, room: int) -> Sequence[Any] | None:
@@ -261,5 +284,6 @@ def dictionary_rows(
         for c in table.columns:
             description = c.description
             if c.kind == "datetime":
-                description = " ".join(filter(None, [description, f"Times in {zone}."]))
+                times = gettext("Times in %(zone)s.") % {"zone": zone}
+                description = " ".join(filter(None, [str(description), times]))
             yield (table.name, c.name, c.heading, c.kind or "text", description)

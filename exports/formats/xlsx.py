@@ -14,6 +14,8 @@ from operator import call
 from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
+from django.utils.translation import ngettext
+
 from exports.formats.base import (
     EXACT_INTEGER,
     FORMULA_TRIGGERS,
@@ -190,9 +192,12 @@ class XlsxWriter(Writer):
         self.zip.close()
         self.note_removed(self.removed, "XLSX")
         if self.truncated:
-            self.notes.append(
-                f"Cut {self.truncated} text values to XLSX's limit of {MAX_CELL} characters."
+            text = ngettext(
+                "Cut %(count)s text value to XLSX's limit of %(limit)s characters.",
+                "Cut %(count)s text values to XLSX's limit of %(limit)s characters.",
+                self.truncated,
             )
+            self.notes.append(text % {"count": self.truncated, "limit": MAX_CELL})
 
     def _write_sheet(
         self, name: str, start: str, cells: list[Callable[[Any], str]], rows: Iterator[Any]

@@ -29,6 +29,7 @@ from exports.delivery.lifetime import OPTION as LIFETIME_OPTION
 from exports.delivery.lifetime import lifetime_for
 from exports.delivery.safesave import remove, save_whole
 from exports.delivery.storage import exports_storage, storage_key
+from exports.i18n import speaking
 from exports.jobs.heartbeat import Heartbeat
 from exports.jobs.progressdb import progress_alias
 from exports.jobs.quotas import Reservation, bytes_under
@@ -103,7 +104,7 @@ def run(audit_id: str) -> None:
     attempt = audit.attempts
     stored: list[str] = []  # what this attempt put in storage and nobody owns yet
     try:
-        with Heartbeat(audit.pk, attempt):
+        with Heartbeat(audit.pk, attempt), speaking(audit.options):  # headings, notes
             filename, result, size = write(audit, attempt, stored)
             file = publish(audit, attempt, stored[0], filename, result, size)
         stored.clear()  # the DownloadFile row owns it now
