@@ -104,7 +104,7 @@ class ExportAudit(models.Model):
     rows_matching = models.BigIntegerField(
         null=True,
         blank=True,
-        help_text="Rows the filters matched; more than expected when the row cap cut them.",
+        help_text=_("Rows the filters matched; more than expected when the row cap cut them."),
     )
     bytes = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -122,7 +122,7 @@ class ExportAudit(models.Model):
         default=0, help_text=_("Storage quota held by this export while it runs.")
     )
     file_gone = models.CharField(
-        max_length=20, choices=FileGone.choices, blank=True, help_text="Why its file went."
+        max_length=20, choices=FileGone.choices, blank=True, help_text=_("Why its file went.")
     )
     file_gone_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -465,7 +465,7 @@ class SavedExport(models.Model):
     filters = models.JSONField(default=dict, blank=True)
     options = models.JSONField(default=dict, blank=True)
     shared_with = models.ManyToManyField(
-        "auth.Group", blank=True, related_name="shared_exports", help_text="Read-only for them."
+        "auth.Group", blank=True, related_name="shared_exports", help_text=_("Read-only for them.")
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -509,26 +509,26 @@ class ExportSchedule(models.Model):
         SavedExport, on_delete=models.CASCADE, related_name="schedules"
     )
     kind = models.CharField(max_length=20, choices=ScheduleKind.choices)
-    every = models.PositiveIntegerField(default=1, help_text="Interval schedules.")
+    every = models.PositiveIntegerField(default=1, help_text=_("Interval schedules."))
     unit = models.CharField(max_length=10, choices=IntervalUnit.choices, default="days")
-    weekdays = models.JSONField(default=list, blank=True, help_text="0 = Monday … 6 = Sunday.")
+    weekdays = models.JSONField(default=list, blank=True, help_text=_("0 = Monday … 6 = Sunday."))
     at_time = models.TimeField(
-        default=time(7, 0), help_text="Time of day (site time zone) for daily and weekly runs."
+        default=time(7, 0), help_text=_("Time of day (site time zone) for daily and weekly runs.")
     )
     cron = models.CharField(
-        max_length=100, blank=True, help_text="minute hour day-of-month month day-of-week"
+        max_length=100, blank=True, help_text=_("minute hour day-of-month month day-of-week")
     )
-    starts_at = models.DateTimeField(default=timezone.now, help_text="First possible run.")
+    starts_at = models.DateTimeField(default=timezone.now, help_text=_("First possible run."))
     incremental = models.BooleanField(
-        default=False, help_text="Each recipient gets only rows they have not had yet."
+        default=False, help_text=_("Each recipient gets only rows they have not had yet.")
     )
     skip_empty = models.BooleanField(
         null=True,
         blank=True,
-        verbose_name="When there are no rows",
+        verbose_name=_("When there are no rows"),
     )
     lifetime_hours = models.PositiveIntegerField(
-        null=True, blank=True, help_text="How long the files stay; empty: the site's default."
+        null=True, blank=True, help_text=_("How long the files stay; empty: the site's default.")
     )
     paused = models.BooleanField(default=False)
     paused_reason = models.TextField(blank=True)
@@ -569,7 +569,7 @@ class ScheduleRecipient(models.Model):
     group = models.ForeignKey(
         "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    email = models.EmailField(blank=True, verbose_name="outside e-mail address")
+    email = models.EmailField(blank=True, verbose_name=_("outside e-mail address"))
 
     class Meta:
         constraints = [

@@ -115,7 +115,7 @@ class ExportOptionsForm(FileOptionsForm):
     simplified = forms.BooleanField(
         required=False, label=_("Simplified spreadsheet"), help_text=_("Plain cells, no styling.")
     )
-    lifetime_hours = forms.IntegerField(required=False, min_value=1, label="Keep the file for")
+    lifetime_hours = forms.IntegerField(required=False, min_value=1, label=_("Keep the file for"))
 
     def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from exports.admin.audit import ReadOnlyAdmin, pretty_json
 from exports.clock import local
@@ -113,19 +114,19 @@ class SavedExportAdmin(OwnedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).visible_to(request.user).select_related("owner")
 
-    @admin.display(description="shared with")
+    @admin.display(description=gettext_lazy("shared with"))
     def shared(self, obj: SavedExport) -> str:
         return ", ".join(g.name for g in obj.shared_with.all()) or "—"
 
-    @admin.display(description="filters")
+    @admin.display(description=gettext_lazy("filters"))
     def filters_json(self, obj: SavedExport) -> str:
         return pretty_json(obj.filters)
 
-    @admin.display(description="options")
+    @admin.display(description=gettext_lazy("options"))
     def options_json(self, obj: SavedExport) -> str:
         return pretty_json(obj.options)
 
-    @admin.display(description="schedules")
+    @admin.display(description=gettext_lazy("schedules"))
     def schedule_links(self, obj: SavedExport) -> str:
         links = format_html_join(
             ", ",
@@ -138,7 +139,7 @@ class SavedExportAdmin(OwnedAdmin):
         add = reverse("admin:exports_exportschedule_add") + f"?saved_export={obj.pk}"
         return format_html('{} <a class="addlink" href="{}">Add a schedule</a>', links, add)
 
-    @admin.action(description="Run now (as me, into My downloads)")
+    @admin.action(description=gettext_lazy("Run now (as me, into My downloads)"))
     def run_saved_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         for saved in queryset:
             try:
@@ -197,7 +198,7 @@ class TimingForm(forms.ModelForm):
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Weekly schedules.",
+        help_text=gettext_lazy("Weekly schedules."),
     )
 
     class Meta:
@@ -475,7 +476,7 @@ class ExportScheduleAdmin(OwnedAdmin):
         times = form.upcoming()
         return JsonResponse({"runs": [t.isoformat() for t in times], "text": run_times(times)})
 
-    @admin.display(description="next runs")
+    @admin.display(description=gettext_lazy("next runs"))
     def next_runs(self, obj: ExportSchedule) -> str:
         """From the timing the form holds (the saved one, or what was posted when the page
         comes back with errors); schedule.js updates it as the fields change."""
@@ -498,20 +499,20 @@ class ExportScheduleAdmin(OwnedAdmin):
         reschedule(obj)
         super().save_model(request, obj, form, change)
 
-    @admin.display(description="owner")
+    @admin.display(description=gettext_lazy("owner"))
     def owner(self, obj: ExportSchedule) -> str:
         return obj.saved_export.owner.get_username()
 
-    @admin.display(description="when")
+    @admin.display(description=gettext_lazy("when"))
     def timing(self, obj: ExportSchedule) -> str:
         return describe(obj)
 
-    @admin.display(description="last result")
+    @admin.display(description=gettext_lazy("last result"))
     def last_result(self, obj: ExportSchedule) -> str:
         run = obj.runs.first()
         return f"{run.get_status_display()}: {run.message}" if run else "—"
 
-    @admin.display(description="run history")
+    @admin.display(description=gettext_lazy("run history"))
     def history(self, obj: ExportSchedule) -> str:
         runs = obj.runs.all()[:20]
         if not runs:
@@ -534,19 +535,19 @@ class ExportScheduleAdmin(OwnedAdmin):
         # The heading in the format string: format_html() without arguments fails on Django 6.
         return format_html('<table class="run-history">' + head + "{}</table>", rows)
 
-    @admin.action(description="Run now (as the scheduler would)")
+    @admin.action(description=gettext_lazy("Run now (as the scheduler would)"))
     def run_schedules_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         for schedule in queryset:
             run = run_now(schedule)
             self.message_user(request, f"{schedule}: {run.get_status_display()}. {run.message}")
 
-    @admin.action(description="Pause")
+    @admin.action(description=gettext_lazy("Pause"))
     def pause_schedules(self, request: HttpRequest, queryset: QuerySet) -> None:
         for schedule in queryset:
             pause_by_owner(schedule, request.user)
         self.message_user(request, _("Paused %(count)s schedule(s).") % {"count": len(queryset)})
 
-    @admin.action(description="Resume")
+    @admin.action(description=gettext_lazy("Resume"))
     def resume_schedules(self, request: HttpRequest, queryset: QuerySet) -> None:
         for schedule in queryset:
             resume(schedule)

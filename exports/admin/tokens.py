@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from exports.models import ApiToken
 
@@ -23,15 +24,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tokens are made by their owners (page or command): the secret is theirs
 
-    @admin.display(description="token")
+    @admin.display(description=gettext_lazy("token"))
     def hint(self, obj: ApiToken) -> str:
         return obj.hint
 
-    @admin.display(description="state")
+    @admin.display(description=gettext_lazy("state"))
     def state(self, obj: ApiToken) -> str:
         return obj.state
 
-    @admin.action(permissions=["change"], description="Revoke selected tokens")
+    @admin.action(permissions=["change"], description=gettext_lazy("Revoke selected tokens"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(
