@@ -8,10 +8,12 @@ import io
 
 import openpyxl
 import pytest
+from django.test import RequestFactory
 from django.urls import reverse
 
+from exports.api.payloads import export_json
 from exports.jobs.accept import queue_export
-from exports.jobs.runner import run
+from exports.jobs.runner import fail, run
 from exports.models import DownloadFile, ExportAudit
 
 PAGE = "admin:exports_datasetexport_changelist"
@@ -69,10 +71,6 @@ def test_without_a_language_the_export_is_english(admin_client, demo_data, mailo
 
 
 def test_the_language_is_no_option_the_api_shows(admin_user, demo_data):
-    from django.test import RequestFactory
-
-    from exports.api.payloads import export_json
-
     audit = queue_export(admin_user, "users", "csv", options={"language": "de"}).audit
     shown = export_json(audit, RequestFactory().get("/"))
     assert "language" not in shown["options"]
@@ -85,3 +83,15 @@ def test_a_french_export_is_written_in_french(admin_client, demo_data, mailoutbo
     run(str(audit.pk))
     assert "Prénom" in headings(workbook()["users"])
     assert "est prêt" in mailoutbox[0].subject
+
+
+def test_a_failed_export_says_why_in_its_language_and_logs_in_english(
+    admin_user, demo_data, caplog
+):
+    audit = queue_export(admin_user, "users", "csv", options={"language": "de"}).audit
+    ExportAudit.objects.filter(pk=audit.pk).update(status="running", attempts=1)
+    fail(audit, 1, OSError(28, "No space left on device"))
+    audit.refresh_from_db()
+    assert audit.status == "failed"
+    assert audit.error.startswith("Kein Speicherplatz mehr, um den Export zu schreiben:")
+    assert "No space left to write the export" in caplog.text

@@ -18,7 +18,8 @@ import psycopg
 from django.core.files import File
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from exports import engine
 from exports.conf import app_settings
@@ -275,19 +276,24 @@ def email_link(file: DownloadFile) -> None:
         retrying(lambda: send_ready_email(file), transient, f"e-mailing export {file.audit_id}")
     except Exception as exc:  # the file is there; a mail failure must not hide it
         log.warning("export %s: could not send the e-mail: %s", file.audit_id, exc)
-        ExportAudit.objects.filter(pk=file.audit_id).update(notes=f"E-mail not sent: {exc}")
+        with speaking(file.audit.options):
+            note = _("E-mail not sent: %(reason)s") % {"reason": exc}
+        ExportAudit.objects.filter(pk=file.audit_id).update(notes=note)
 
 
 def reason_for(exc: BaseException) -> str:
+    """In the active language: English for the log, the export's for the audit row."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return f"No space left to write the export: {exc}"
+        return _("No space left to write the export: %(error)s") % {"error": exc}
     if isinstance(exc, DatabaseError | psycopg.Error):
-        return f"The database connection failed during the export: {exc}".strip()
+        text = _("The database connection failed during the export: %(error)s")
+        return (text % {"error": exc}).strip()
     if unreachable(exc):
-        return (
-            f"The file storage could not be reached for {app_settings.OUTAGE_SECONDS} s "
-            f"({exc}). Try the export again later."
+        text = _(
+            "The file storage could not be reached for %(seconds)s s (%(error)s). "
+            "Try the export again later."
         )
+        return text % {"seconds": app_settings.OUTAGE_SECONDS, "error": exc}
     return str(exc) or type(exc).__name__
 
 
@@ -307,8 +313,10 @@ def close_connections() -> None:
 
 
 def fail(audit: ExportAudit, attempt: int, exc: BaseException) -> None:
-    reason = reason_for(exc)
-    log.warning("export %s failed: %s", audit.pk, reason)
+    with translation.override(None):
+        log.warning("export %s failed: %s", audit.pk, reason_for(exc))
+    with speaking(audit.options):
+        reason = reason_for(exc)
     failed = with_fresh_connection(
         lambda: ExportAudit.objects.filter(
             pk=audit.pk, status=ExportStatus.RUNNING, attempts=attempt
