@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core import signing
 from django.db import models
+from django.utils.translation import gettext as _
 
 from exports.datasets.conditions import ConditionError
 
@@ -117,20 +118,24 @@ def from_display_ref(ref: Any, model_admin: Any) -> Any:
 
 def selection_note(selected: int, written: int, ticked: bool) -> str:
     """The result against what the user chose: said every time, in words and numbers."""
+    counts = {"written": f"{written:,}", "selected": f"{selected:,}"}
     if ticked:
         if written >= selected:
-            return f"{written:,} of {selected:,} selected rows."
-        gone = selected - written
-        return (
-            f"{written:,} of {selected:,} selected rows; {gone:,} no longer exist or no longer "
+            return _("%(written)s of %(selected)s selected rows.") % counts
+        text = _(
+            "%(written)s of %(selected)s selected rows; %(gone)s no longer exist or no longer "
             "match the changelist."
         )
+        return text % {**counts, "gone": f"{selected - written:,}"}
     if written == selected:
-        return f"{written:,} rows, as the changelist showed when the export was requested."
-    return (
-        f"{written:,} rows; the changelist showed {selected:,} when the export was requested "
+        return (
+            _("%(written)s rows, as the changelist showed when the export was requested.") % counts
+        )
+    text = _(
+        "%(written)s rows; the changelist showed %(selected)s when the export was requested "
         "(rows were added, changed or deleted since, or the row cap stopped it)."
     )
+    return text % counts
 
 
 def cells_needing_the_page(obj: models.Model | None, cells: Sequence[tuple[str, Any]]) -> list:
