@@ -29,6 +29,37 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+# Tests whose outcome does not depend on the Django version: files read back by LibreOffice and
+# R, memory bounds, chaos, load and fault runs on real servers, the wheel's packaging. The
+# Django 6.1 lane (`make test-dj61`) leaves them out: it runs what Django 6.1 can change.
+ONE_LANE_PATHS = (
+    "tests/scaleout/",
+    "tests/faults/",
+    "tests/test_chaos.py",
+    "tests/test_export_load.py",
+    "tests/test_formats_libreoffice.py",
+    "tests/test_formats_r.py",
+    "tests/test_formats_memory.py",
+    "tests/test_sentlog_bench.py",
+    "tests/test_translations.py",
+    "tests/security/test_formula_text.py",
+)
+ONE_LANE_TESTS = (
+    "test_the_wheel_is_the_exports_app_with_its_templates_and_migrations",
+    "test_optional_features_are_extras_and_psycopg_is_not_forced_binary",
+    "test_the_wheel_alone_pulls_in_no_s3_client_redis_or_psycopg_binary",
+    "test_the_s3_extra_pulls_in_django_storages_and_boto3",
+    "test_check_names_the_extra_a_setting_needs",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.path)).relative_to(ROOT).as_posix()
+        if path.startswith(ONE_LANE_PATHS) or item.originalname in ONE_LANE_TESTS:
+            item.add_marker(pytest.mark.one_lane)
+
+
 def wait_for(condition: Callable[[], T], timeout: float = 60, what: str = "condition") -> T:
     """Poll until `condition()` is truthy; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
