@@ -88,6 +88,7 @@ def test_small_files_can_be_attached_when_the_setting_allows(smtp, staff, demo_d
 
 def test_a_mail_failure_keeps_the_file_and_says_so(staff, demo_data, settings):
     use_smtp(settings, free_port())  # nobody listens
+    settings.EXPORTS_OUTAGE_SECONDS = 1  # waits out no outage here (60 s by default)
     audit = queue_export(staff, "user_points", "csv", delivery=Delivery.EMAIL).audit
     run(str(audit.pk))
     audit.refresh_from_db()
