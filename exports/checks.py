@@ -18,6 +18,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
 
 from exports.apps import PROGRESS_ALIAS
 from exports.conf import DEFAULTS, app_settings, unknown_settings
@@ -38,17 +39,23 @@ def check_queue_timing(app_configs=None, **kwargs) -> list[Error]:
     elif timeout is None:
         errors.append(
             Error(
-                "Q_CLUSTER has no timeout: a long export outlives `retry` and is delivered again.",
-                hint="Set Q_CLUSTER['timeout'] (Q_TIMEOUT) below Q_CLUSTER['retry'] (Q_RETRY).",
+                _(
+                    "Q_CLUSTER has no timeout: a long export outlives `retry` and is delivered "
+                    "again."
+                ),
+                hint=_("Set Q_CLUSTER['timeout'] (Q_TIMEOUT) below Q_CLUSTER['retry'] (Q_RETRY)."),
                 id="exports.E001",
             )
         )
     elif retry <= timeout:
         errors.append(
             Error(
-                f"Q_CLUSTER retry ({retry}s) must exceed timeout ({timeout}s): otherwise the "
-                "broker hands a still-running export to a second worker.",
-                hint="Raise Q_RETRY above Q_TIMEOUT plus a margin (e.g. timeout + 300).",
+                _(
+                    "Q_CLUSTER retry (%(retry)ss) must exceed timeout (%(timeout)ss): otherwise "
+                    "the broker hands a still-running export to a second worker."
+                )
+                % {"retry": retry, "timeout": timeout},
+                hint=_("Raise Q_RETRY above Q_TIMEOUT plus a margin (e.g. timeout + 300)."),
                 id="exports.E001",
             )
         )
@@ -57,13 +64,17 @@ def check_queue_timing(app_configs=None, **kwargs) -> list[Error]:
     if stale <= 2 * beat:
         errors.append(
             Error(
-                f"EXPORTS_STALE_SECONDS ({stale}) must exceed twice EXPORTS_HEARTBEAT_SECONDS "
-                f"({beat}): the sweeper would take live exports from their workers.",
+                _(
+                    "EXPORTS_STALE_SECONDS (%(stale)s) must exceed twice "
+                    "EXPORTS_HEARTBEAT_SECONDS (%(beat)s): the sweeper would take live exports "
+                    "from their workers."
+                )
+                % {"stale": stale, "beat": beat},
                 id="exports.E002",
             )
         )
     if app_settings.MAX_ATTEMPTS < 1:
-        errors.append(Error("EXPORTS_MAX_ATTEMPTS must be at least 1.", id="exports.E003"))
+        errors.append(Error(_("EXPORTS_MAX_ATTEMPTS must be at least 1."), id="exports.E003"))
     return errors
 
 
@@ -72,7 +83,7 @@ def check_export_columns(app_configs=None, **kwargs) -> list[Error]:
     """A column that reaches a secret (or no field at all) is left out of every export; say
     so at start-up rather than let someone find the column missing."""
     errors: list[Error] = []
-    hint = (
+    hint = _(
         "Secret fields (password, token, api_key, *_hash...: see the README) are never "
         "exported; remove the column, or fix its path."
     )
@@ -80,7 +91,8 @@ def check_export_columns(app_configs=None, **kwargs) -> list[Error]:
         for path, why in dataset.omitted:
             errors.append(
                 Error(
-                    f"Dataset {dataset.name!r}: {path!r} is left out of every export: {why}.",
+                    _("Dataset %(dataset)s: %(path)s is left out of every export: %(why)s.")
+                    % {"dataset": repr(dataset.name), "path": repr(path), "why": why},
                     hint=hint,
                     id="exports.E004",
                 )
@@ -97,7 +109,8 @@ def check_export_columns(app_configs=None, **kwargs) -> list[Error]:
         for path, why in omitted:
             errors.append(
                 Error(
-                    f"{where}: export column {path!r} is left out of every export: {why}.",
+                    _("%(admin)s: export column %(path)s is left out of every export: %(why)s.")
+                    % {"admin": where, "path": repr(path), "why": why},
                     hint=hint,
                     obj=model_admin,
                     id="exports.E004",
@@ -144,28 +157,32 @@ def check_exports_storage(app_configs=None, **kwargs) -> list[Error]:
     alias = app_settings.STORAGE
     if uses_fallback():
         return []  # Exportdesk's own private folder; check_storage() looks at it
-    hint = (
+    hint = _(
         "Add a STORAGES alias of its own for exported files (a folder, or a bucket prefix "
         "through the backend's `location`, that nothing else writes to) and name it in "
         "EXPORTS_STORAGE."
     )
     if alias in ("default", "staticfiles"):
-        message = f"EXPORTS_STORAGE is {alias!r}: exported files must not share a storage."
+        message = _("EXPORTS_STORAGE is %(alias)s: exported files must not share a storage.") % {
+            "alias": repr(alias)
+        }
         return [Error(message, hint=hint, id="exports.E005")]
     if s3_packages_missing(alias):
         return []  # the storage cannot be built; exports.E017 names the extra to install
     try:
         root = storage_root(storages[alias])
     except InvalidStorageError:
-        message = f"EXPORTS_STORAGE names {alias!r}, which is not in STORAGES."
+        message = _("EXPORTS_STORAGE names %(alias)s, which is not in STORAGES.") % {
+            "alias": repr(alias)
+        }
         return [Error(message, hint=hint, id="exports.E005")]
     shared = [name for name, other in other_roots(alias).items() if root and other == root]
     if not shared:
         return []
-    message = (
-        f"EXPORTS_STORAGE {alias!r} keeps its files where {', '.join(shared)} does: the "
-        "orphan scan could delete files that are not exports."
-    )
+    message = _(
+        "EXPORTS_STORAGE %(alias)s keeps its files where %(others)s does: the orphan scan "
+        "could delete files that are not exports."
+    ) % {"alias": repr(alias), "others": ", ".join(shared)}
     return [Error(message, hint=hint, id="exports.E005")]
 
 
@@ -199,8 +216,11 @@ def check_extras(app_configs=None, **kwargs) -> list[Error]:
     if s3_packages_missing(alias):
         errors.append(
             Error(
-                f"STORAGES[{alias!r}] keeps exported files in S3, but django-storages' S3 "
-                "backend (django-storages and boto3) is not installed.",
+                _(
+                    "STORAGES[%(alias)s] keeps exported files in S3, but django-storages' S3 "
+                    "backend (django-storages and boto3) is not installed."
+                )
+                % {"alias": repr(alias)},
                 hint='pip install "exportdesk[s3]"',
                 id="exports.E017",
             )
@@ -209,10 +229,14 @@ def check_extras(app_configs=None, **kwargs) -> list[Error]:
     if cluster and queues_on_redis(cluster) and not installed("redis"):
         errors.append(
             Error(
-                "Q_CLUSTER queues Exportdesk's jobs on Redis (it names no other broker), but "
-                "the redis package is not installed.",
-                hint='pip install "exportdesk[redis]", or queue in the database: '
-                'Q_CLUSTER["orm"] = "default".',
+                _(
+                    "Q_CLUSTER queues Exportdesk's jobs on Redis (it names no other broker), "
+                    "but the redis package is not installed."
+                ),
+                hint=_(
+                    'pip install "exportdesk[redis]", or queue in the database: '
+                    'Q_CLUSTER["orm"] = "default".'
+                ),
                 id="exports.E018",
             )
         )
@@ -234,8 +258,8 @@ def check_installation(app_configs=None, **kwargs) -> list[CheckMessage]:
     if not apps.is_installed("django_q"):
         messages.append(
             Error(
-                "Exportdesk runs exports on django-q2, which is not installed as an app.",
-                hint='Add "django_q" to INSTALLED_APPS, then run migrate.',
+                _("Exportdesk runs exports on django-q2, which is not installed as an app."),
+                hint=_('Add "django_q" to INSTALLED_APPS, then run migrate.'),
                 id="exports.E010",
             )
         )
@@ -243,17 +267,17 @@ def check_installation(app_configs=None, **kwargs) -> list[CheckMessage]:
     if not cluster:
         messages.append(
             Error(
-                "Q_CLUSTER is not set: django-q2 has no broker for Exportdesk's jobs.",
-                hint=f"Add to your settings: {Q_CLUSTER_EXAMPLE}",
+                _("Q_CLUSTER is not set: django-q2 has no broker for Exportdesk's jobs."),
+                hint=_("Add to your settings: %(example)s") % {"example": Q_CLUSTER_EXAMPLE},
                 id="exports.E011",
             )
         )
     elif cluster.get("orm") and cluster["orm"] not in settings.DATABASES:
         messages.append(
             Error(
-                f"Q_CLUSTER['orm'] names the database {cluster['orm']!r}, which is not in "
-                "DATABASES.",
-                hint='Use an alias from DATABASES, usually "default".',
+                _("Q_CLUSTER['orm'] names the database %(alias)s, which is not in DATABASES.")
+                % {"alias": repr(cluster["orm"])},
+                hint=_('Use an alias from DATABASES, usually "default".'),
                 id="exports.E012",
             )
         )
@@ -263,8 +287,9 @@ def check_installation(app_configs=None, **kwargs) -> list[CheckMessage]:
     if unknown:
         messages.append(
             Warning(
-                f"Exportdesk does not know these settings and ignores them: {', '.join(unknown)}.",
-                hint="Check the spelling against the README's settings table.",
+                _("Exportdesk does not know these settings and ignores them: %(names)s.")
+                % {"names": ", ".join(unknown)},
+                hint=_("Check the spelling against the README's settings table."),
                 id="exports.W001",
             )
         )
@@ -285,10 +310,16 @@ def check_progress_database() -> list[CheckMessage]:
         return []
     return [
         Error(
-            f"DATABASES[{PROGRESS_ALIAS!r}] must be a second connection to the default "
-            "database: Exportdesk writes export progress there while the export runs.",
-            hint=f"Remove DATABASES[{PROGRESS_ALIAS!r}] (Exportdesk then adds it itself), or "
-            'make it {**DATABASES["default"], "TEST": {"MIRROR": "default"}}.',
+            _(
+                "DATABASES[%(alias)s] must be a second connection to the default database: "
+                "Exportdesk writes export progress there while the export runs."
+            )
+            % {"alias": repr(PROGRESS_ALIAS)},
+            hint=_(
+                "Remove DATABASES[%(alias)s] (Exportdesk then adds it itself), or make it "
+                '{**DATABASES["default"], "TEST": {"MIRROR": "default"}}.'
+            )
+            % {"alias": repr(PROGRESS_ALIAS)},
             id="exports.E013",
         )
     ]
@@ -314,11 +345,17 @@ def sqlite_write_problems(connection: BaseDatabaseWrapper) -> list[CheckMessage]
     if connection.settings_dict.get("ATOMIC_REQUESTS") and needs_write_lock(connection):
         found.append(
             Warning(
-                f"{entry} is SQLite with ATOMIC_REQUESTS: a request's transaction has read "
-                "before an export is queued, and SQLite's default (DEFERRED) transaction "
-                'cannot then write while another user does ("database is locked", at once).',
-                hint=f'Add "transaction_mode": "IMMEDIATE" to {entry}["OPTIONS"], or turn '
-                "ATOMIC_REQUESTS off.",
+                _(
+                    "%(entry)s is SQLite with ATOMIC_REQUESTS: a request's transaction has read "
+                    "before an export is queued, and SQLite's default (DEFERRED) transaction "
+                    'cannot then write while another user does ("database is locked", at once).'
+                )
+                % {"entry": entry},
+                hint=_(
+                    'Add "transaction_mode": "IMMEDIATE" to %(entry)s["OPTIONS"], or turn '
+                    "ATOMIC_REQUESTS off."
+                )
+                % {"entry": entry},
                 id="exports.W004",
             )
         )
@@ -326,10 +363,16 @@ def sqlite_write_problems(connection: BaseDatabaseWrapper) -> list[CheckMessage]
     if timeout is not None and timeout < SQLITE_SHORTEST_TIMEOUT:
         found.append(
             Warning(
-                f"{entry} is SQLite with a lock timeout of {timeout} s: a writer gives up at "
-                'once while another commits ("database is locked").',
-                hint=f'Set {entry}["OPTIONS"]["timeout"] to 5 or more (seconds), or remove it '
-                "(Python's default is 5).",
+                _(
+                    "%(entry)s is SQLite with a lock timeout of %(timeout)s s: a writer gives up "
+                    'at once while another commits ("database is locked").'
+                )
+                % {"entry": entry, "timeout": timeout},
+                hint=_(
+                    'Set %(entry)s["OPTIONS"]["timeout"] to 5 or more (seconds), or remove it '
+                    "(Python's default is 5)."
+                )
+                % {"entry": entry},
                 id="exports.W005",
             )
         )
@@ -343,9 +386,13 @@ def check_storage() -> list[CheckMessage]:
     if alias != DEFAULTS["STORAGE"]:
         return [
             Error(
-                f"EXPORTS_STORAGE is {alias!r}, but STORAGES has no such alias.",
-                hint=f"Add STORAGES[{alias!r}], or remove EXPORTS_STORAGE to keep exported "
-                "files in a private folder (EXPORTS_ROOT).",
+                _("EXPORTS_STORAGE is %(alias)s, but STORAGES has no such alias.")
+                % {"alias": repr(alias)},
+                hint=_(
+                    "Add STORAGES[%(alias)s], or remove EXPORTS_STORAGE to keep exported files "
+                    "in a private folder (EXPORTS_ROOT)."
+                )
+                % {"alias": repr(alias)},
                 id="exports.E014",
             )
         ]
@@ -358,9 +405,14 @@ def check_storage() -> list[CheckMessage]:
         if public and root.is_relative_to(Path(public).resolve()):
             return [
                 Error(
-                    f"Exported files would be kept under {name} ({root}), which the web "
-                    "server may serve to anyone.",
-                    hint="Set EXPORTS_ROOT to a private folder outside MEDIA_ROOT and STATIC_ROOT.",
+                    _(
+                        "Exported files would be kept under %(setting)s (%(root)s), which the "
+                        "web server may serve to anyone."
+                    )
+                    % {"setting": name, "root": root},
+                    hint=_(
+                        "Set EXPORTS_ROOT to a private folder outside MEDIA_ROOT and STATIC_ROOT."
+                    ),
                     id="exports.E015",
                 )
             ]
@@ -374,17 +426,19 @@ def check_templates(app_configs=None, **kwargs) -> list[CheckMessage]:
     except TemplateDoesNotExist:
         return [
             Error(
-                "Exportdesk's templates are not found (exports/base.html).",
-                hint='Set "APP_DIRS": True in TEMPLATES (or add the app_directories loader).',
+                _("Exportdesk's templates are not found (exports/base.html)."),
+                hint=_('Set "APP_DIRS": True in TEMPLATES (or add the app_directories loader).'),
                 id="exports.E016",
             )
         ]
     except TemplateSyntaxError as exc:
         return [
             Error(
-                f"exports/base.html does not load: {exc}",
-                hint="A project template overriding exports/base.html must define the "
-                "blocks `title` and `content`.",
+                _("exports/base.html does not load: %(error)s") % {"error": exc},
+                hint=_(
+                    "A project template overriding exports/base.html must define the blocks "
+                    "`title` and `content`."
+                ),
                 id="exports.E016",
             )
         ]
@@ -400,9 +454,11 @@ def check_urls(app_configs=None, **kwargs) -> list[CheckMessage]:
     except NoReverseMatch:
         return [
             Warning(
-                "Exportdesk's pages (My downloads) are not in the URLconf: finished exports "
-                "cannot be downloaded.",
-                hint='Add path("downloads/", include("exports.urls")) to your urlpatterns.',
+                _(
+                    "Exportdesk's pages (My downloads) are not in the URLconf: finished exports "
+                    "cannot be downloaded."
+                ),
+                hint=_('Add path("downloads/", include("exports.urls")) to your urlpatterns.'),
                 id="exports.W002",
             )
         ]
@@ -415,9 +471,12 @@ def check_model_admins(app_configs=None, **kwargs) -> list[CheckMessage]:
 
     return [
         Warning(
-            f"{type(model_admin).__name__} uses ExportMixin but sets actions = None, which "
-            "removes every action, Export… included.",
-            hint="Set actions = [] to keep only Export…, or drop ExportMixin.",
+            _(
+                "%(admin)s uses ExportMixin but sets actions = None, which removes every "
+                "action, Export… included."
+            )
+            % {"admin": type(model_admin).__name__},
+            hint=_("Set actions = [] to keep only Export…, or drop ExportMixin."),
             obj=type(model_admin),
             id="exports.W003",
         )
@@ -434,18 +493,22 @@ def check_schedules(app_configs=None, **kwargs) -> list[CheckMessage]:
     if app_settings.MAX_FILE_LIFETIME < app_settings.FILE_LIFETIME:
         found.append(
             Error(
-                "EXPORTS_MAX_FILE_LIFETIME is shorter than EXPORTS_FILE_LIFETIME: the default "
-                "lifetime would exceed the maximum.",
+                _(
+                    "EXPORTS_MAX_FILE_LIFETIME is shorter than EXPORTS_FILE_LIFETIME: the "
+                    "default lifetime would exceed the maximum."
+                ),
                 id="exports.E020",
             )
         )
     if app_settings.ALLOWED_EMAIL_DOMAINS and app_settings.EMAIL_ATTACH_MAX_BYTES <= 0:
         found.append(
             Warning(
-                "EXPORTS_ALLOWED_EMAIL_DOMAINS is set but EXPORTS_EMAIL_ATTACH_MAX_BYTES is 0: "
-                "outside addresses get files only as attachments, so every delivery to them "
-                "will fail.",
-                hint="Set EXPORTS_EMAIL_ATTACH_MAX_BYTES (e.g. 10485760 for 10 MiB).",
+                _(
+                    "EXPORTS_ALLOWED_EMAIL_DOMAINS is set but EXPORTS_EMAIL_ATTACH_MAX_BYTES is "
+                    "0: outside addresses get files only as attachments, so every delivery to "
+                    "them will fail."
+                ),
+                hint=_("Set EXPORTS_EMAIL_ATTACH_MAX_BYTES (e.g. 10485760 for 10 MiB)."),
                 id="exports.W020",
             )
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.functional import lazy
 
 LANGUAGE_OPTION = "language"
 
@@ -40,3 +41,17 @@ def language_of(options: Mapping[str, Any] | None) -> str:
 def speaking(options: Mapping[str, Any] | None) -> AbstractContextManager[None]:
     """Everything inside is written in the export's language."""
     return translation.override(language_of(options))
+
+
+def _format(message: str, values: Mapping[str, Any]) -> str:
+    return str(message) % values
+
+
+_format_lazy = lazy(_format, str)
+
+
+def later(message: str, **values: Any) -> str:
+    """`message % values` (message from gettext_lazy), put into words only when it is read: an
+    exception's text is then English in the log (written under translation.override(None))
+    and the reader's language on their page, in the API's answer or on the audit row."""
+    return _format_lazy(message, values)

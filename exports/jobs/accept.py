@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext_lazy
 from django_q.tasks import async_task
 
 from exports.conf import app_settings
@@ -14,6 +15,7 @@ from exports.datasets.base import Dataset
 from exports.datasets.changelist import dataset_for, shown_as_admin
 from exports.db import write_atomic
 from exports.formats import get_writer
+from exports.i18n import later
 from exports.jobs.quotas import refuse_if_full
 from exports.models import PENDING, Delivery, ExportAudit, ExportStatus
 
@@ -72,10 +74,14 @@ def queue_export(
             return Accepted(existing, duplicate=True)
         limit = app_settings.MAX_PENDING_PER_USER
         if pending.count() >= limit:
-            raise ExportRefused(
-                f"You already have {limit} exports queued or running. Wait for one to finish "
-                "or cancel one on My downloads."
+            text = ngettext_lazy(
+                "You already have %(limit)s export queued or running. Wait for it to finish "
+                "or cancel it on My downloads.",
+                "You already have %(limit)s exports queued or running. Wait for one to finish "
+                "or cancel one on My downloads.",
+                limit,
             )
+            raise ExportRefused(later(text, limit=limit))
         full = refuse_if_full(user)
         if full:
             raise ExportRefused(full)
@@ -100,10 +106,14 @@ def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict, 
     expected = source.filtered(filters.get("conditions"), limit).count()
     cap = app_settings.MAX_ROWS_IMMEDIATE
     if expected > cap:
-        raise ExportRefused(
-            f"{expected} rows is more than the {cap} an immediate download may hold; "
-            "choose background delivery instead."
+        text = ngettext_lazy(
+            "%(rows)s row is more than the %(cap)s an immediate download may hold; "
+            "choose background delivery instead.",
+            "%(rows)s rows is more than the %(cap)s an immediate download may hold; "
+            "choose background delivery instead.",
+            expected,
         )
+        raise ExportRefused(later(text, rows=expected, cap=cap))
     now = timezone.now()
     audit = ExportAudit.objects.create(
         dataset=dataset,

@@ -11,13 +11,18 @@ import os
 from django.contrib.auth import get_user_model
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy
 
 from exports.conf import app_settings
 from exports.db import write_atomic
+from exports.i18n import later
 from exports.jobs.progressdb import progress_alias
 from exports.models import DownloadFile, ExportAudit, ExportStatus
 
 MIB = 1024 * 1024
+# Sizes in the words of whoever reads the message (the log: English).
+size = lazy(filesizeformat, str)
 
 
 class QuotaExceeded(Exception):
@@ -50,11 +55,11 @@ def bytes_under(directory: str) -> int:
 
 
 def exceeded_message(needed: int, left: int, limit: int) -> str:
-    return (
-        f"Storage quota exceeded: this export needs at least {filesizeformat(needed)} but only "
-        f"{filesizeformat(max(left, 0))} of your {filesizeformat(limit)} quota is free. "
-        "Delete files on My downloads, or export fewer rows."
+    text = gettext_lazy(
+        "Storage quota exceeded: this export needs at least %(needed)s but only %(free)s of "
+        "your %(quota)s quota is free. Delete files on My downloads, or export fewer rows."
     )
+    return later(text, needed=size(needed), free=size(max(left, 0)), quota=size(limit))
 
 
 def refuse_if_full(user) -> str | None:
@@ -65,10 +70,11 @@ def refuse_if_full(user) -> str | None:
     used = used_bytes(user.pk)
     if used < limit:
         return None
-    return (
-        f"Storage quota exceeded: your files take {filesizeformat(used)} of your "
-        f"{filesizeformat(limit)} quota. Delete files on My downloads first."
+    text = gettext_lazy(
+        "Storage quota exceeded: your files take %(used)s of your %(quota)s quota. Delete "
+        "files on My downloads first."
     )
+    return later(text, used=size(used), quota=size(limit))
 
 
 class Reservation:
