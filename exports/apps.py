@@ -20,8 +20,10 @@ class ExportsConfig(AppConfig):
     def ready(self) -> None:
         from exports import checks  # noqa: F401 - registers the system checks
         from exports.api import revocation
+        from exports.conf import app_settings
         from exports.datasets.registry import registry
         from exports.jobs.schedules import ensure_schedules
+        from exports.queues import checks as queue_checks  # noqa: F401
         from exports.scheduling.runs import on_export_finished
         from exports.signals import export_finished
 
@@ -30,6 +32,8 @@ class ExportsConfig(AppConfig):
         # Every installed app's datasets.py declares its datasets, as admin.py does ModelAdmins.
         autodiscover_modules("datasets", register_to=registry)
         post_migrate.connect(ensure_schedules, sender=self)
+        if app_settings.QUEUE == "celery":
+            from exports.queues import on_celery  # noqa: F401 - the worker's task
         export_finished.connect(on_export_finished, dispatch_uid="exports.scheduling")
         revocation.connect()  # a user's API tokens die with their password or activity
 

@@ -29,10 +29,15 @@ from exports.delivery.storage import exports_root, uses_fallback
 from exports.models import ExportAudit
 
 
+def on_django_q() -> bool:
+    """Q_CLUSTER matters only when django-q2 carries the work (exports.queues)."""
+    return app_settings.QUEUE == "django_q"
+
+
 @register()
 def check_queue_timing(app_configs=None, **kwargs) -> list[Error]:
     errors: list[Error] = []
-    cluster = getattr(settings, "Q_CLUSTER", {}) or {}
+    cluster = (getattr(settings, "Q_CLUSTER", {}) or {}) if on_django_q() else {}
     timeout, retry = cluster.get("timeout"), cluster.get("retry", 60)
     if not cluster:
         pass  # exports.E011 says what to add
@@ -225,7 +230,7 @@ def check_extras(app_configs=None, **kwargs) -> list[Error]:
                 id="exports.E017",
             )
         )
-    cluster = getattr(settings, "Q_CLUSTER", None) or {}
+    cluster = (getattr(settings, "Q_CLUSTER", None) or {}) if on_django_q() else {}
     if cluster and queues_on_redis(cluster) and not installed("redis"):
         errors.append(
             Error(
@@ -254,6 +259,24 @@ Q_CLUSTER_EXAMPLE = (
 
 @register()
 def check_installation(app_configs=None, **kwargs) -> list[CheckMessage]:
+    messages = django_q_installation() if on_django_q() else []
+    messages += check_progress_database()
+    messages += check_storage()
+    unknown = unknown_settings()
+    if unknown:
+        messages.append(
+            Warning(
+                _("Exportdesk does not know these settings and ignores them: %(names)s.")
+                % {"names": ", ".join(unknown)},
+                hint=_("Check the spelling against the README's settings table."),
+                id="exports.W001",
+            )
+        )
+    return messages
+
+
+def django_q_installation() -> list[CheckMessage]:
+    """What django-q2 needs when it carries the work (EXPORTS_QUEUE = "django_q")."""
     messages: list[CheckMessage] = []
     if not apps.is_installed("django_q"):
         messages.append(
@@ -279,18 +302,6 @@ def check_installation(app_configs=None, **kwargs) -> list[CheckMessage]:
                 % {"alias": repr(cluster["orm"])},
                 hint=_('Use an alias from DATABASES, usually "default".'),
                 id="exports.E012",
-            )
-        )
-    messages += check_progress_database()
-    messages += check_storage()
-    unknown = unknown_settings()
-    if unknown:
-        messages.append(
-            Warning(
-                _("Exportdesk does not know these settings and ignores them: %(names)s.")
-                % {"names": ", ".join(unknown)},
-                hint=_("Check the spelling against the README's settings table."),
-                id="exports.W001",
             )
         )
     return messages

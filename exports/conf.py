@@ -22,12 +22,20 @@ DEFAULTS: dict[str, Any] = {
     # Where exports write while they run (None: the system's temp dir).
     "TMP_DIR": None,
     "PURGE_MINUTES": 15,
+    # The queue that carries every background job (exports.queues): "django_q" (django-q2),
+    # "celery", or "tasks" (Django's Tasks framework: django.tasks, or the django-tasks
+    # backport on 5.2), on whatever backend the project configured for it.
+    "QUEUE": "django_q",
     "MAX_ROWS_IMMEDIATE": 100_000,
     "MAX_ROWS_BACKGROUND": 5_000_000,
     "MAX_PENDING_PER_USER": 3,
     # CSV tables that PostgreSQL's planner expects to hold at least this many rows are read
     # as two halves at once, on two more connections (engine.halves); 0: never.
     "SPLIT_COPY_ROWS": 100_000,
+    # Processes that read and render a changelist exported "as shown in the admin" when it
+    # holds at least SPLIT_COPY_ROWS rows (engine.parallel); None: the machine's cores, up
+    # to 8; 1: the export's own process only.
+    "DISPLAY_PROCESSES": None,
     # Scheme and host of links in e-mails, e.g. "https://exports.example.com". Empty: those of
     # the request that asked for the export (exports.delivery.links).
     "SITE_URL": "",

@@ -3,6 +3,7 @@
 from datetime import timedelta
 from pathlib import Path
 
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 from project.env import (
@@ -189,6 +190,23 @@ if Q_BROKER == "redis":
     Q_CLUSTER["redis"] = REDIS_URL
 elif Q_BROKER != "orm":
     raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', not {Q_BROKER!r}")
+
+# The queue that carries the background work (README "Queues"): django-q2 (default, `make run`),
+# Celery on Redis (`celery -A project worker` and `celery -A project beat`; project/celery.py),
+# or Django's Tasks framework on django-tasks-db (`manage.py db_worker` and
+# `manage.py exports_clock`). No qcluster runs for the other two.
+EXPORTS_QUEUE = env("EXPORTS_QUEUE", "django_q").strip().lower()
+if EXPORTS_QUEUE == "celery":
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
+    CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKERS", 2)
+    # One job at a time per worker process: a long export does not hold a second one back.
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+    CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+elif EXPORTS_QUEUE == "tasks":
+    if django.VERSION < (6, 0):
+        INSTALLED_APPS.append("django_tasks")  # the backport (exportdesk[tasks])
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Exported files in an S3-compatible bucket (AWS S3, MinIO, SeaweedFS) through django-storages.
 # Downloads are 302 redirects to presigned URLs that live at most EXPORTS_PRESIGNED_SECONDS.

@@ -112,5 +112,5 @@ def purge_orphans(
 
 
 def purge_task() -> int:
-    """django-q2 schedule entry point."""
+    """The periodic job (exports.queues.PERIODIC)."""
     return len(purge_expired())

@@ -3,13 +3,11 @@
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import ngettext_lazy
-from django_q.tasks import async_task
 
+from exports import queues
 from exports.conf import app_settings
 from exports.datasets.base import Dataset
 from exports.datasets.changelist import dataset_for, shown_as_admin
@@ -28,10 +26,6 @@ class ExportRefused(Exception):
 class Accepted:
     audit: ExportAudit
     duplicate: bool = False
-
-
-def uses_orm_broker() -> bool:
-    return bool(settings.Q_CLUSTER.get("orm"))
 
 
 def display_name(user) -> str:
@@ -133,27 +127,13 @@ def start_immediate(user, dataset: str, fmt: str, filters: dict, options: dict, 
 
 
 def enqueue(audit: ExportAudit) -> None:
-    """With the ORM broker the job row joins the caller's transaction (an outbox for free);
-    any other broker is told only once the audit row is committed."""
-
-    def send() -> None:  # a function, not a partial: on_commit(robust=True) logs its name
-        async_task(
-            "exports.jobs.accept.run_export",
-            str(audit.pk),
-            task_name=f"export-{audit.pk}",
-            group="exports",
-        )
-
-    if uses_orm_broker():
-        send()
-    else:
-        # robust: the audit row is committed by now; a broker that is down must not turn an
-        # accepted export into an error page (and a second request). The sweeper re-sends it.
-        transaction.on_commit(send, robust=True)
+    """A job for the export on the chosen queue (exports.queues): in the caller's transaction
+    where the queue can join it, else once it commits."""
+    queues.send("exports.jobs.accept.run_export", str(audit.pk), name=f"export-{audit.pk}")
 
 
 def run_export(audit_id: str) -> None:
-    """django-q2 entry point: load by id, hand over to the runner."""
+    """The queue's entry point: load by id, hand over to the runner."""
     from exports.jobs.runner import run
 
     run(audit_id)

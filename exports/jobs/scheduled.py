@@ -1,4 +1,4 @@
-"""django-q2 entry points for schedules: the periodic look for due ones, and one run now."""
+"""Queue entry points for schedules: the periodic look for due ones, and one run now."""
 
 import os
 
@@ -6,7 +6,7 @@ from exports.models import ExportSchedule
 
 
 def run_due_task() -> dict[str, int]:
-    """Every minute (see jobs/schedules.py): start what is due, settle what was left over."""
+    """Every minute (exports.queues.PERIODIC): start what is due, settle what was left over."""
     from exports.scheduling.due import run_due
     from exports.scheduling.runs import settle_finished
 

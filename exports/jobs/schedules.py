@@ -1,29 +1,26 @@
-"""django-q2 schedules, created (or corrected) idempotently after every migrate."""
+"""django-q2 schedules for the periodic jobs (exports.queues.PERIODIC), created (or corrected)
+idempotently after every migrate when django-q2 carries the work. Other queues have clocks of
+their own: Celery beat (on_celery.beat_schedule), `manage.py exports_clock`."""
 
 from exports import checks  # noqa: F401 - registers the system checks with Django
 from exports.conf import app_settings
+from exports.queues import PERIODIC
 
-PURGE_SCHEDULE = "exports: purge expired downloads"
-SWEEP_SCHEDULE = "exports: sweep stuck and lost exports"
-DUE_SCHEDULE = "exports: run due export schedules"
+PURGE_SCHEDULE, SWEEP_SCHEDULE, DUE_SCHEDULE = (job.name for job in PERIODIC)
 
 
 def ensure_schedules(**kwargs) -> None:
+    if app_settings.QUEUE != "django_q":
+        return
     from django_q.models import Schedule
 
-    every = {
-        PURGE_SCHEDULE: ("exports.delivery.purge.purge_task", app_settings.PURGE_MINUTES),
-        SWEEP_SCHEDULE: ("exports.jobs.sweeper.sweep_task", app_settings.SWEEP_MINUTES),
-        # Exactly once per due time however many clusters enqueue it: exports.scheduling.due.
-        DUE_SCHEDULE: ("exports.jobs.scheduled.run_due_task", 1),
-    }
-    for name, (func, minutes) in every.items():
+    for job in PERIODIC:
         Schedule.objects.update_or_create(
-            name=name,
+            name=job.name,
             defaults={
-                "func": func,
+                "func": job.func,
                 "schedule_type": Schedule.MINUTES,
-                "minutes": minutes,
+                "minutes": job.minutes(),
                 "repeats": -1,
             },
         )

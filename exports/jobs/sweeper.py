@@ -19,9 +19,10 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from exports import queues
 from exports.conf import app_settings
 from exports.db import write_atomic
-from exports.jobs.accept import enqueue, uses_orm_broker
+from exports.jobs.accept import enqueue
 from exports.models import Delivery, ExportAudit, ExportStatus
 from exports.signals import finished
 
@@ -134,9 +135,9 @@ def resend_lost(now: datetime, swept: Swept) -> None:
             .select_for_update(skip_locked=True)[:BATCH]
         )
         waiting = list(waiting)
-        in_broker = jobs_in_broker(now) if waiting else set()
+        in_queue = (queues.waiting(now) or set()) if waiting else set()
         for audit in waiting:
-            if f"export-{audit.pk}" in in_broker:
+            if f"export-{audit.pk}" in in_queue:
                 continue  # still in the queue, just not reached yet
             ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.QUEUED).update(
                 heartbeat_at=now
@@ -145,25 +146,8 @@ def resend_lost(now: datetime, swept: Swept) -> None:
             swept.resent.append(str(audit.pk))
 
 
-def jobs_in_broker(now: datetime) -> set[str]:
-    """Task names in the ORM broker, waiting or taken by a cluster less than
-    EXPORTS_REQUEUE_AFTER_SECONDS ago. A job taken longer ago whose export is still queued
-    most likely died with its cluster (SIGKILL, lost machine): the broker would hand it out
-    again only after Q_RETRY, by default over an hour. Other brokers cannot be listed cheaply
-    (a resent job then just finds the export already claimed)."""
-    if not uses_orm_broker():
-        return set()
-    from django_q.conf import Conf
-    from django_q.models import OrmQ
-
-    # The broker sets lock = (time taken) + retry; a lock in the past means "waiting".
-    taken_before = now - timedelta(seconds=app_settings.REQUEUE_AFTER_SECONDS - Conf.RETRY)
-    alive = OrmQ.objects.filter(Q(lock__lte=now) | Q(lock__gte=taken_before))
-    return {job.name() for job in alive.only("payload")}
-
-
 def sweep_task() -> dict[str, int]:
-    """django-q2 schedule entry point."""
+    """The periodic job (exports.queues.PERIODIC)."""
     swept = sweep()
     return {
         "requeued": len(swept.requeued),
