@@ -1,8 +1,9 @@
 """`export_load --chaos`: the usual load, faults at seeded moments, then a ledger of the result.
 
 This process is the conductor. It starts every server it will hurt (a throwaway PostgreSQL;
-for the scale-out configuration Redis and SeaweedFS too; an SMTP server when aiosmtpd is
-installed), all on loopback and free ports, and the qclusters; it plays no user itself. The
+for the scale-out configuration Redis and SeaweedFS too, and Redis for Celery; an SMTP server
+when aiosmtpd is installed), all on loopback and free ports, and the chosen queue's clusters
+(qclusters, celery workers or db_workers) and its clock; it plays no user itself. The
 crowd (`export_load --chaos-client`, exportdesk_tools.crowd) runs in a child process configured
 by environment variables exactly like a deployment, and reports its progress in a status
 file. When the finished fraction reaches a fault's seeded moment, the conductor injects it.
@@ -30,6 +31,8 @@ from exportdesk_tools.faults import (
     SCALEOUT_KINDS,
     Clusters,
     Fault,
+    clock_command,
+    cluster_command,
     demo_command,
     kill_cluster,
     kill_worker,
@@ -53,8 +56,13 @@ QUICK_FAULTS = {
     "Q_RETRY": "50",
 }
 # Settings of the calling environment that must not leak into the run's own.
-CLEARED = ("EXPORTS_", "Q_", "EMAIL_", "DATABASE_URL", "REDIS_URL", "EXPORTDESK_VAR_DIR")
-CONFIGS = {"default": (DEFAULT_KINDS, 1), "scaleout": (SCALEOUT_KINDS, 2)}  # kinds, qclusters
+CLEARED = (
+    "EXPORTS_", "Q_", "EMAIL_", "DATABASE_URL", "REDIS_URL", "EXPORTDESK_VAR_DIR", "CELERY_",
+)  # fmt: skip
+CONFIGS = {"default": (DEFAULT_KINDS, 1), "scaleout": (SCALEOUT_KINDS, 2)}  # kinds, clusters
+QUEUES = ("django_q", "celery", "tasks")
+# What a cluster is called on each queue, in the report and the logs.
+CLUSTER_NAMES = {"django_q": "qcluster", "celery": "celery-worker", "tasks": "db_worker"}
 BUCKET = "exports"
 CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
 
@@ -62,6 +70,7 @@ CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
 @dataclass
 class ChaosOptions:
     config: str = "default"
+    queue: str = "django_q"
     dataset: str = "user_points"
     seed: int = 1
     exports: int = 60
@@ -76,6 +85,14 @@ class ChaosOptions:
     def per_kind(self) -> int:
         return self.faults_per_kind or max(1, self.exports // 150)
 
+    def clusters(self) -> int:
+        """A db_worker runs one task at a time: `workers` of them stand for one cluster."""
+        count = CONFIGS[self.config][1]
+        return count * self.workers if self.queue == "tasks" else count
+
+    def workers_per_cluster(self) -> int:
+        return 1 if self.queue == "tasks" else self.workers
+
 
 @dataclass
 class Stage:
@@ -84,6 +101,7 @@ class Stage:
     pg: PostgresServer
     clusters: Clusters
     tmp_dir: Path
+    clock: Clusters | None = None
     redis: RedisServer | None = None
     s3: SeaweedFS | None = None
 
@@ -160,7 +178,7 @@ def inject_all(
     deadline = time.monotonic() + options.timeout
     for fault in faults:
         while crowd.poll() is None and time.monotonic() < deadline:
-            stage.clusters.revive()
+            revive(stage)
             if read_status(workdir).get("final", 0) >= fault.at * options.exports:
                 started = time.monotonic()
                 fault.when = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
@@ -172,11 +190,17 @@ def inject_all(
             fault.detail = "not injected: the crowd stopped or the deadline passed"
 
 
-def supervise(clusters: Clusters, crowd: subprocess.Popen, timeout: float) -> None:
-    """Keep the qclusters running until the crowd has written its report."""
+def revive(stage: Stage) -> None:
+    stage.clusters.revive()
+    if stage.clock is not None:
+        stage.clock.revive()
+
+
+def supervise(stage: Stage, crowd: subprocess.Popen, timeout: float) -> None:
+    """Keep the clusters and the clock running until the crowd has written its report."""
     deadline = time.monotonic() + timeout
     while crowd.poll() is None and time.monotonic() < deadline:
-        clusters.revive()
+        revive(stage)
         time.sleep(0.5)
 
 
@@ -186,12 +210,16 @@ def start_servers(options: ChaosOptions, workdir: Path, stack: ExitStack) -> tup
     pg.start()
     env = base_env(workdir, options.workers)
     env["DATABASE_URL"] = pg.create_database("exportdesk")
+    env.update(EXPORTS_QUEUE=options.queue, CELERY_WORKERS=str(options.workers))
     redis = s3 = None
-    if options.config == "scaleout":
-        (workdir / "s3").mkdir()
-        redis, s3 = RedisServer(workdir), SeaweedFS(workdir / "s3")
+    if options.config == "scaleout" or options.queue == "celery":
+        redis = RedisServer(workdir)
         stack.callback(redis.stop)
         redis.start()
+        env["REDIS_URL"] = redis.url  # Celery's broker (project/settings.py)
+    if options.config == "scaleout":
+        (workdir / "s3").mkdir()
+        s3 = SeaweedFS(workdir / "s3")
         stack.callback(s3.stop)
         s3.start()
         s3.client().create_bucket(Bucket=BUCKET)
@@ -211,7 +239,8 @@ def mail_sink(workdir: Path, stack: ExitStack) -> MailSink | None:
 
 
 def set_stage(options: ChaosOptions, workdir: Path, stack: ExitStack) -> tuple[Stage, dict]:
-    """Servers, schema, the crowd's instructions and the qclusters; all undone by `stack`."""
+    """Servers, schema, the crowd's instructions, the clusters and the clock; all undone by
+    `stack`."""
     pg, redis, s3, env = start_servers(options, workdir, stack)
     sink = mail_sink(workdir, stack)
     env.update(sink.env() if sink else {"EMAIL_BACKEND": CONSOLE_MAIL})
@@ -231,10 +260,30 @@ def set_stage(options: ChaosOptions, workdir: Path, stack: ExitStack) -> tuple[S
         mail_dir=str(sink.folder) if sink else "",
     )
     (workdir / "spec.json").write_text(json.dumps(asdict(spec)))
-    clusters = Clusters(env, CONFIGS[options.config][1], workdir)
+    clusters, clock = start_clusters(options, env, workdir, stack)
+    return Stage(pg, clusters, workdir / "tmp", redis=redis, s3=s3, clock=clock), env
+
+
+def start_clusters(
+    options: ChaosOptions, env: dict[str, str], workdir: Path, stack: ExitStack
+) -> tuple[Clusters, Clusters | None]:
+    """The queue's clusters, and its clock where the queue has one outside them (Celery beat,
+    `exports_clock`): the periodic jobs run as a host runs them, beside the crowd's own quick
+    sweep and purge."""
+    commands = [
+        cluster_command(options.queue, options.workers, index)
+        for index in range(options.clusters())
+    ]
+    clusters = Clusters(env, commands, workdir, CLUSTER_NAMES[options.queue])
     stack.callback(clusters.stop_all)
     clusters.start_all()
-    return Stage(pg, clusters, workdir / "tmp", redis, s3), env
+    clock_argv = clock_command(options.queue, workdir)
+    if clock_argv is None:
+        return clusters, None
+    clock = Clusters(env, [clock_argv], workdir, "clock")
+    stack.callback(clock.stop_all)
+    clock.start_all()
+    return clusters, clock
 
 
 def run_chaos(options: ChaosOptions) -> dict:
@@ -248,14 +297,16 @@ def run_chaos(options: ChaosOptions) -> dict:
             stack.callback(stop, crowd, 10)
             inject_all(faults, stage, crowd, workdir, options)
             (workdir / "faults.done").touch()
-            supervise(stage.clusters, crowd, options.settle_seconds + options.timeout + 300)
+            supervise(stage, crowd, options.settle_seconds + options.timeout + 300)
             report = read_report(workdir, crowd)
         report.update(
             config=options.config,
+            queue=options.queue,
             seed=options.seed,
             qclusters=len(stage.clusters.procs),
-            workers_per_qcluster=options.workers,
+            workers_per_qcluster=options.workers_per_cluster(),
             qclusters_started=stage.clusters.started,
+            clocks_started=stage.clock.started if stage.clock else 0,
             scratch_left=sum(1 for _ in (workdir / "tmp").iterdir()),
             faults=[asdict(f) for f in faults],
             settings=QUICK_FAULTS,
@@ -294,8 +345,9 @@ def summary_lines(report: dict) -> list[str]:
         if not fault["detail"].startswith("not injected"):
             kinds[fault["kind"]] = kinds.get(fault["kind"], 0) + 1
     lines = [
-        f"configuration  {report['config']} (seed {report['seed']}, "
-        f"{report['qclusters']} qcluster(s) x {report['workers_per_qcluster']} workers)",
+        f"configuration  {report['config']} on {report['queue']} (seed {report['seed']}, "
+        f"{report['qclusters']} {CLUSTER_NAMES[report['queue']]}(s) x "
+        f"{report['workers_per_qcluster']} workers)",
         "faults         " + (", ".join(f"{k} {n}" for k, n in kinds.items()) or "none"),
         f"requested      {report['requested']}",
         f"completed      {report['completed']}",

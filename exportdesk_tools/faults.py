@@ -1,7 +1,9 @@
-"""The faults a chaos run injects, planned from a seed, and the qclusters it injects them into.
+"""The faults a chaos run injects, planned from a seed, and the worker processes of the chosen
+queue it injects them into ("clusters": `qcluster`s, `celery worker`s or `db_worker`s).
 
-Every target is a process this run started itself: a worker (a grandchild of a `qcluster` we
-spawned), a whole `qcluster`, our throwaway PostgreSQL, our Redis, our SeaweedFS.
+Every target is a process this run started itself: a worker (the process of one of our clusters
+that holds an export's scratch file open), a whole cluster, our throwaway PostgreSQL, our
+Redis, our SeaweedFS.
 """
 
 import contextlib
@@ -22,6 +24,34 @@ ROOT = Path(__file__).resolve().parents[1]
 def demo_command(*args: str) -> list[str]:
     """argv of the demo's `manage.py <args>`, to run with cwd=ROOT in the chaos environment."""
     return [sys.executable, "manage.py", *args]
+
+
+def cluster_command(queue: str, workers: int, index: int) -> list[str]:
+    """argv of one cluster on `queue`, as the README's set-up for that queue runs it: a
+    `qcluster` (its workers from Q_WORKERS); a `celery worker` with `workers` prefork children;
+    a `db_worker`, which runs one task at a time (a run starts `workers` of them)."""
+    if queue == "celery":
+        return [
+            sys.executable, "-m", "celery", "-A", "project", "worker", "--loglevel", "WARNING",
+            "--concurrency", str(workers), "--hostname", f"chaos{index}@%h",
+            "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+    if queue == "tasks":
+        return demo_command("db_worker", "--no-reload")
+    return demo_command("qcluster")
+
+
+def clock_command(queue: str, workdir: Path) -> list[str] | None:
+    """argv of the queue's clock for the periodic jobs; django-q2's is inside the qcluster."""
+    if queue == "celery":
+        schedule = str(workdir / "celerybeat-schedule")
+        return [
+            sys.executable, "-m", "celery", "-A", "project", "beat", "--loglevel", "WARNING",
+            "--schedule", schedule,
+        ]  # fmt: skip
+    if queue == "tasks":
+        return demo_command("exports_clock")
+    return None
 
 
 DEFAULT_KINDS = ("worker_kill", "cluster_kill", "pg_restart")
@@ -50,22 +80,25 @@ def plan(seed: int, kinds: tuple[str, ...], per_kind: int) -> list[Fault]:
 
 
 class Clusters:
-    """`manage.py qcluster` processes on the chaos environment, each in a session of its own
-    (so that stopping one also ends whatever its sentinel left behind), logging to a file;
-    restarted when they exit, as a process supervisor would."""
+    """Processes on the chaos environment (one argv per cluster in `commands`), each in a
+    session of its own (so that stopping one also ends whatever it left behind: a qcluster's
+    sentinel, a celery worker's pool), logging to a file; restarted when they exit, as a
+    process supervisor would."""
 
-    def __init__(self, env: dict[str, str], count: int, logdir: Path) -> None:
-        self.env, self.logdir = env, logdir
-        self.procs: list[subprocess.Popen | None] = [None] * count
-        self.started_at = [0.0] * count
+    def __init__(
+        self, env: dict[str, str], commands: list[list[str]], logdir: Path, name: str = "qcluster"
+    ) -> None:
+        self.env, self.logdir, self.commands, self.name = env, logdir, commands, name
+        self.procs: list[subprocess.Popen | None] = [None] * len(commands)
+        self.started_at = [0.0] * len(commands)
         self.started = 0
 
     def start(self, index: int) -> None:
         self.started += 1
         self.started_at[index] = time.monotonic()
-        with open(self.logdir / f"qcluster-{index}.log", "ab") as log:
+        with open(self.logdir / f"{self.name}-{index}.log", "ab") as log:
             self.procs[index] = subprocess.Popen(
-                demo_command("qcluster"),
+                self.commands[index],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -78,7 +111,8 @@ class Clusters:
             self.start(index)
 
     def revive(self, every: float = 3.0) -> None:
-        """Start again a qcluster that exited (one started while Redis was down exits at once)."""
+        """Start again a cluster that exited (a qcluster started while Redis was down exits at
+        once; a db_worker exits when the database goes away)."""
         for index, proc in enumerate(self.procs):
             waited = time.monotonic() - self.started_at[index]
             if proc is not None and proc.poll() is not None and waited >= every:
@@ -86,7 +120,7 @@ class Clusters:
                 self.start(index)
 
     def kill(self, index: int) -> int:
-        """SIGKILL the whole qcluster at once; returns how many processes it had."""
+        """SIGKILL the whole cluster at once; returns how many processes it had."""
         proc = self.procs[index]
         if proc is None or proc.poll() is not None:
             return 0
@@ -102,11 +136,15 @@ class Clusters:
                 end_group(proc)
 
     def workers(self) -> list[int]:
-        """Grandchildren of each qcluster: its sentinel's workers, pusher and monitor."""
+        """Every process of every running cluster: a qcluster's sentinel and its workers, a
+        celery worker's pool, a db_worker itself (it runs its task in-process)."""
         parents = parent_pids()
-        mains = {proc.pid for proc in self.procs if proc is not None and proc.poll() is None}
-        sentinels = {pid for pid, parent in parents.items() if parent in mains}
-        return [pid for pid, parent in parents.items() if parent in sentinels]
+        found = {proc.pid for proc in self.procs if proc is not None and proc.poll() is None}
+        frontier = set(found)
+        while frontier:
+            frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+            found |= frontier
+        return sorted(found)
 
     def busy_workers(self, tmp_dir: Path) -> list[int]:
         """Workers writing an export now: they hold a file open in EXPORTS_TMP_DIR."""
@@ -121,7 +159,7 @@ def in_group(pid: int, group: int) -> bool:
 
 
 def end_group(proc: subprocess.Popen) -> None:
-    """SIGKILL what is left of an exited qcluster's session (a sentinel and workers whose
+    """SIGKILL what is left of an exited cluster's session (a sentinel and workers whose
     main process is gone keep running otherwise)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -161,9 +199,9 @@ def kill_worker(clusters: Clusters, tmp_dir: Path, rng: random.Random, wait: flo
 
 
 def kill_cluster(clusters: Clusters, rng: random.Random, pause: float) -> str:
-    """SIGKILL a whole qcluster and everything under it, then start a new one."""
+    """SIGKILL a whole cluster and everything under it, then start a new one."""
     index = rng.randrange(len(clusters.procs))
     victims = clusters.kill(index)
     time.sleep(pause)
     clusters.start(index)
-    return f"SIGKILL qcluster {index} ({victims} processes); restarted after {pause}s"
+    return f"SIGKILL {clusters.name} {index} ({victims} processes); restarted after {pause}s"

@@ -8,7 +8,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from exportdesk_tools.chaos import CONFIGS, ChaosOptions, run_chaos, summary_lines
+from exportdesk_tools.chaos import CONFIGS, QUEUES, ChaosOptions, run_chaos, summary_lines
 from exportdesk_tools.crowd import run_crowd
 from exportdesk_tools.loadtest import asdict, run_load
 from exports.datasets.registry import UnknownDataset, get_dataset
@@ -31,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--chaos", action="store_true", help="Inject faults (see README).")
         parser.add_argument("--seed", type=int, default=1, help="Chaos: makes the plan repeat.")
         parser.add_argument("--config", choices=sorted(CONFIGS), default="default")
+        parser.add_argument(
+            "--queue", choices=QUEUES, default="django_q", help="Chaos: the queue to run on."
+        )
         parser.add_argument("--faults-per-kind", type=int, default=0, help="0: one per 150.")
         parser.add_argument("--settle", type=float, default=180, help="Chaos: seconds, at most.")
         parser.add_argument("--json", action="store_true", help="Chaos: print JSON.")
@@ -56,6 +59,7 @@ class Command(BaseCommand):
             raise CommandError("--exports and --users must be at least 1.")
         options = ChaosOptions(
             config=o["config"],
+            queue=o["queue"],
             dataset=dataset,
             seed=o["seed"],
             exports=o["exports"],
