@@ -95,11 +95,13 @@ class DisplayDataset(ChangelistDataset):
     def rows(
         self, conditions: Any = None, limit: int | None = None, chunk_size: int = 2000
     ) -> Iterator[Sequence[Any]]:
+        return self.rows_of(self.filtered(conditions, limit), chunk_size)
+
+    def rows_of(self, queryset: models.QuerySet, chunk_size: int = 2000) -> Iterator[list[Any]]:
+        """The rows of some of the changelist's rows (a key range: engine.parallel)."""
         items = [self.items[c.name] for c in self.columns]
         headings = [c.heading for c in self.columns]
-        return admin_display.rows(
-            self.model_admin, self.filtered(conditions, limit), items, chunk_size, headings
-        )
+        return admin_display.rows(self.model_admin, queryset, items, chunk_size, headings)
 
 
 def live_only_columns(dataset: Dataset) -> list[str]:

@@ -32,6 +32,7 @@ from django.utils.text import capfirst
 
 from exports.datasets.base import Column, kind_of
 from exports.datasets.conditions import ConditionError
+from exports.datasets.instances import instances
 
 Cell = Callable[[models.Model], Any]
 CHECKBOX = "action_checkbox"  # the changelist's own column, never data
@@ -162,7 +163,7 @@ def rows(
     is named (ConditionError), never a traceback in a failed job."""
     cells = [cell(model_admin, item) for item in items]
     names = list(headings) or [column_name(item) for item in items]
-    for obj in queryset.iterator(chunk_size):
+    for obj in instances(queryset, chunk_size):
         try:
             row = [read(obj) for read in cells]
         except Exception:  # a missing related row (the admin shows "-"), or a failing cell

@@ -6,15 +6,17 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from exports.engine.copysql import copyable, select_sql, wrap
+from exports.engine.parallel import display_rows
 from exports.engine.tables import TableSource
 
 JSON_OIDS = {114, 3802}  # json, jsonb: read as text for Django's JSONField converter
 
 
 def table_rows(source: TableSource) -> Iterator[Sequence[Any]]:
-    """COPY on PostgreSQL, Django's iterator anywhere else."""
+    """COPY on PostgreSQL, Django's iterator anywhere else; a changelist as shown in the
+    admin from several processes where it can be (engine.parallel)."""
     if not copyable(source):
-        return source.python_rows()
+        return display_rows(source)
     return copy_rows(source)
 
 

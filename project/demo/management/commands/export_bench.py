@@ -11,6 +11,7 @@ admin" against its raw values, format by format, in the same run.
 A command of the demo, beside the tooling it uses (exportdesk_tools): not in the wheel."""
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -24,6 +25,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
+from django.test import override_settings
 
 from exportdesk_tools.memory import peak_rss_mb
 from exportdesk_tools.processes import database_env, django_command
@@ -38,6 +40,8 @@ from exports.formats import WRITERS
 from exports.formats.base import DELIMITERS
 
 COPY = "copy"
+PEER = "peer"  # django-import-export with the same columns (the `bench` extra)
+PEER_FORMATS = ("csv", "xlsx")
 BARE_XLSX = "openpyxl-bare"
 SPREADSHEETS = ("xlsx", "ods")
 
@@ -69,6 +73,11 @@ class Command(BaseCommand):
             help="Run each measurement N times, interleaved, and keep each one's fastest run "
             "(on a busy machine the fastest is the least disturbed).",
         )
+        parser.add_argument(
+            "--processes",
+            default="1,2",
+            help="--mode display: the EXPORTS_DISPLAY_PROCESSES values to time, e.g. 1,2,8.",
+        )
         parser.add_argument("--child", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, dataset: str, rows: int, formats: str, **opts: Any) -> None:
@@ -85,7 +94,8 @@ class Command(BaseCommand):
             if not dataset.startswith(ADMIN_PREFIX):
                 raise CommandError("--mode display needs a changelist: admin:<app_label.model>.")
             names = [f.strip() for f in formats.split(",") if f.strip()]
-            self.compare_display(dataset, rows, names, options)
+            processes = [int(n) for n in opts["processes"].split(",") if n.strip()]
+            self.compare_display(dataset, rows, names, options, processes, max(opts["repeat"], 1))
             return
         names = [f.strip() for f in formats.split(",") if f.strip()]
         kinds = [COPY] + ([BARE_XLSX] if any(n in SPREADSHEETS for n in names) else [])
@@ -107,14 +117,35 @@ class Command(BaseCommand):
             self.emit(line)
 
     def compare_display(
-        self, dataset: str, rows: int, names: list[str], options: dict[str, Any]
+        self,
+        dataset: str,
+        rows: int,
+        names: list[str],
+        options: dict[str, Any],
+        processes: list[int],
+        repeat: int,
     ) -> None:
+        """Per format a raw line and a display line: display mode with each number of
+        processes (`by_processes`; the line's own figures are the most processes') and, when
+        django-import-export is installed, the peer writing the same columns (`peer`,
+        `ratio_vs_peer`); each the fastest of `repeat` interleaved runs."""
+        load = [round(x, 2) for x in os.getloadavg()]
         for fmt in names:
-            raw = run_child(dataset, f"raw:{fmt}", rows, options)
-            self.emit({"mode": "raw", "format": fmt, **raw})
-            shown = run_child(dataset, f"{DISPLAY}:{fmt}", rows, options)
-            ratio = divide(raw.get("seconds"), shown.get("seconds"))
-            self.emit({"mode": DISPLAY, "format": fmt, **shown, "ratio_vs_raw": ratio})
+            kinds = [f"raw:{fmt}"] + [f"{DISPLAY}:{fmt}:{n}" for n in processes]
+            kinds += [f"{PEER}:{fmt}"] if peer_installed() and fmt in PEER_FORMATS else []
+            best = fastest(dataset, kinds, rows, options, repeat)
+            raw, peer = best[kinds[0]], best.get(f"{PEER}:{fmt}", {})
+            self.emit({"mode": "raw", "format": fmt, **raw, "load_average": load})
+            runs = {n: best[f"{DISPLAY}:{fmt}:{n}"] for n in processes}
+            shown = runs[max(processes)]
+            line = {"mode": DISPLAY, "format": fmt, "processes": max(processes), **shown}
+            line["ratio_vs_raw"] = divide(raw.get("seconds"), shown.get("seconds"))
+            if peer:
+                line["ratio_vs_peer"] = divide(peer.get("seconds"), shown.get("seconds"))
+            line["by_processes"] = {n: summary(run, peer) for n, run in runs.items()}
+            if peer:
+                line["peer"] = summary(peer, {})
+            self.emit(line)
 
     def emit(self, line: dict[str, Any]) -> None:
         self.stdout.write(json.dumps(line))
@@ -135,6 +166,14 @@ def fastest(
     return best
 
 
+def summary(run: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
+    keys = ("rows", "seconds", "rows_per_s", "peak_rss_mb", "workers_peak_rss_mb", "error")
+    found = {k: run[k] for k in keys if k in run}
+    if peer:
+        found["ratio_vs_peer"] = divide(peer.get("seconds"), run.get("seconds"))
+    return found
+
+
 def divide(ceiling: float | None, seconds: float | None) -> float | None:
     return round(ceiling / seconds, 3) if ceiling and seconds else None
 
@@ -150,6 +189,10 @@ def versus_copy(copy: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
         work = [r["cpu_s"] + r["server_cpu_s"] for r in (copy, result)]
         ratios["ratio_cpu_vs_copy"] = divide(*work)
     return ratios
+
+
+def peer_installed() -> bool:
+    return importlib.util.find_spec("import_export") is not None
 
 
 def run_child(dataset: str, kind: str, rows: int, options: dict[str, Any]) -> dict[str, Any]:
@@ -176,16 +219,21 @@ def source_for(name: str, mode: str = "") -> Dataset:
 
 def measure(name: str, kind: str, rows: int, options: dict[str, Any]) -> dict[str, Any]:
     """The CSV options apply to CSV only; the time zone to every format but the ceilings."""
-    mode, _, kind = kind.rpartition(":")  # "display:csv", "raw:csv": a changelist export
+    # "display:csv:2" (2 processes), "raw:csv", "peer:csv": a changelist export
+    mode, _, kind = kind.partition(":") if ":" in kind else ("", "", kind)
+    kind, _, processes = kind.partition(":")
     dataset = source_for(name, mode)
     if kind != "csv":
         options = {"time_zone": options["time_zone"]}
     fast = None
     backend = server_cpu_reader()
-    with tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as out:
+    settings_ = {"EXPORTS_DISPLAY_PROCESSES": int(processes)} if processes else {}
+    with tempfile.TemporaryFile(dir=app_settings.TMP_DIR) as out, override_settings(**settings_):
         server_before, cpu_before = backend(), process_cpu()
         began = time.perf_counter()
-        if kind == COPY:
+        if mode == PEER:
+            written = peer_export(out, name, kind, rows)
+        elif kind == COPY:
             written = bare_copy(out, TableSource.build(dataset, {"limit": rows}))
         elif kind == BARE_XLSX:
             written = bare_openpyxl(out, TableSource.build(dataset, {"limit": rows}))
@@ -204,8 +252,27 @@ def measure(name: str, kind: str, rows: int, options: dict[str, Any]) -> dict[st
         **({} if server is None else {"server_cpu_s": round(server - server_before, 3)}),
         "rows_per_s": round(written / seconds) if seconds else None,
         "peak_rss_mb": round(peak, 1),
+        **workers_peak(),
         "bytes": size,
     }
+
+
+def workers_peak() -> dict[str, float]:
+    """The largest peak RSS of the export's worker processes (engine.parallel), if any ran."""
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"workers_peak_rss_mb": round(peak, 1)} if peak else {}
+
+
+def peer_export(out, name: str, fmt: str, rows: int) -> int:
+    """django-import-export on the same changelist, its columns declared as a ModelResource
+    (demo.peer), the queryset joined with select_related as the admin's is."""
+    from project.demo.peer import resource_for
+
+    resource, queryset = resource_for(name)
+    data = resource.export(queryset=queryset[:rows])
+    content = data.export(fmt)
+    out.write(content.encode() if isinstance(content, str) else content)
+    return data.height
 
 
 def process_cpu() -> float:

@@ -1,0 +1,131 @@
+"""Model instances for display mode, built the cheap way where that changes nothing.
+
+Django's ModelIterable builds each instance (and each select_related one) through
+Model.__init__, which walks every field, sends pre_init/post_init and sets each value through
+setattr; for a changelist of four joined models that was a third of display mode's time. Where
+a model leaves all of that as Django wrote it (no __init__ or from_db of its own, no init
+signal receivers, plain field descriptors), an instance is the same object built directly:
+its field values in __dict__ and a fresh ModelState, as from_db() leaves it. Anything else,
+and any query this module does not read the same way as Django (prefetches, known related
+objects, Django 6.1's fetch modes), goes through Django's own iterator.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from django.db import models
+from django.db.models.base import ModelState
+from django.db.models.query import get_related_populators
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
+
+Build = Callable[[Sequence[Any]], models.Model]
+
+
+def instances(queryset: models.QuerySet, chunk_size: int) -> Iterator[models.Model]:
+    """queryset.iterator(chunk_size)'s instances, built directly where plain_model() allows."""
+    if not direct(queryset):
+        yield from queryset.iterator(chunk_size)
+        return
+    db = queryset.db
+    compiler = queryset.query.get_compiler(using=db)
+    results = compiler.execute_sql(chunked_fetch=True, chunk_size=chunk_size)
+    klass_info, select = compiler.klass_info, compiler.select
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    build = builder(klass_info["model"], db, [f[0].target.attname for f in select[start:end]])
+    fill = filler(get_related_populators(klass_info, select, db), db)
+    annotations = list(compiler.annotation_col_map.items())
+    for row in compiler.results_iter(results):
+        obj = build(row[start:end])
+        fill(row, obj)
+        for name, position in annotations:
+            setattr(obj, name, row[position])
+        yield obj
+
+
+def direct(queryset: models.QuerySet) -> bool:
+    """What ModelIterable does beyond instances and select_related: left to it."""
+    return (
+        not queryset._prefetch_related_lookups
+        and not queryset._known_related_objects
+        and not hasattr(queryset, "_fetch_mode")  # Django 6.1: peers, fetch modes
+        and queryset._iterable_class.__name__ == "ModelIterable"
+    )
+
+
+def filler(populators: list[Any], db: str) -> Callable[[Sequence[Any], models.Model], None]:
+    """RelatedPopulator.populate() for each select_related model, with direct instances."""
+    steps = []
+    for populator in populators:
+        if populator.reorder_for_init is not None:  # a parent model's columns: Django's way
+            steps.append(populator.populate)
+            continue
+        steps.append(related_step(populator, db))
+
+    def fill(row: Sequence[Any], obj: models.Model) -> None:
+        for step in steps:
+            step(row, obj)
+
+    return fill
+
+
+def related_step(populator: Any, db: str) -> Callable[[Sequence[Any], models.Model], None]:
+    start, end, key = populator.cols_start, populator.cols_end, populator.pk_idx
+    build = builder(populator.model_cls, db, populator.init_list)
+    fill = filler(populator.related_populators, db)
+    local, remote = populator.local_setter, populator.remote_setter
+
+    def step(row: Sequence[Any], from_obj: models.Model) -> None:
+        data = row[start:end]
+        if data[key] is None:
+            local(from_obj, None)
+            return
+        obj = build(data)
+        fill(row, obj)
+        local(from_obj, obj)
+        remote(obj, from_obj)
+
+    return step
+
+
+def builder(model: type[models.Model], db: str, names: Sequence[str]) -> Build:
+    """A function(values) -> instance, as model.from_db(db, names, values) builds it."""
+    if not plain_model(model, names):
+        return lambda values: model.from_db(db, names, values)
+    names = tuple(names)
+    new = object.__new__
+
+    def build(values: Sequence[Any]) -> models.Model:
+        obj = new(model)
+        state = ModelState()
+        state.adding, state.db = False, db
+        obj.__dict__["_state"] = state
+        obj.__dict__.update(zip(names, values, strict=True))
+        return obj
+
+    return build
+
+
+def plain_model(model: type[models.Model], names: Sequence[str]) -> bool:
+    """Model.__init__ would do nothing here but store the values: Django's own __init__ and
+    from_db, nobody listening for init signals, and plain descriptors on every field read."""
+    if model.__init__ is not models.Model.__init__:
+        return False
+    if model.from_db.__func__ is not models.Model.from_db.__func__:  # type: ignore[attr-defined]
+        return False
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return False
+    return all(type(class_attribute(model, name)) in plain_types() for name in names)
+
+
+def plain_types() -> tuple[type, ...]:
+    from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+
+    return (DeferredAttribute, ForeignKeyDeferredAttribute)
+
+
+def class_attribute(model: type, name: str) -> Any:
+    for klass in model.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return None
