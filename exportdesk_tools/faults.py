@@ -183,9 +183,12 @@ def holds_file_under(pid: int, folder: Path) -> bool:
 def kill_worker(clusters: Clusters, tmp_dir: Path, rng: random.Random, wait: float = 30) -> str:
     """SIGKILL a worker in the middle of an export, as the OOM killer would. Never an idle one:
     django-q2's idle worker waits for a task holding the task queue's lock, and dying with it
-    leaves the whole cluster stuck (a multiprocessing.Queue limitation)."""
+    leaves the whole cluster stuck (a multiprocessing.Queue limitation). Clusters that exited
+    are started again while it waits (db_workers exit when PostgreSQL restarts): the
+    supervisor does not pause for the fault injector."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
+        clusters.revive()
         busy = sorted(clusters.busy_workers(tmp_dir))
         if busy:
             victim = rng.choice(busy)
