@@ -81,7 +81,7 @@ DJ61_TESTS := tests/browser tests/api tests/security/test_staff_rule.py \
 	tests/test_column_order.py tests/test_languages.py tests/test_naive_time.py \
 	tests/test_time_zones.py tests/test_email.py tests/test_schedule_email.py tests/test_flow.py \
 	tests/test_saved_exports.py tests/test_settings.py tests/test_downloads.py \
-	tests/queues/test_on_tasks.py
+	tests/queues/test_on_tasks.py tests/queues/test_queue_checks.py
 test-dj61: install-dj61 system-deps
 	$(PY_DJ61) -m pytest $(XDIST) -m 'not one_lane' $(DJ61_TESTS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 

@@ -32,8 +32,10 @@ class ExportsConfig(AppConfig):
         # Every installed app's datasets.py declares its datasets, as admin.py does ModelAdmins.
         autodiscover_modules("datasets", register_to=registry)
         post_migrate.connect(ensure_schedules, sender=self)
-        if app_settings.QUEUE == "celery":
-            from exports.queues import on_celery  # noqa: F401 - the worker's task
+        if app_settings.QUEUE == "celery" and queue_checks.installed("celery"):
+            # The worker's task. Without Celery Django must still start: exports.E031 says
+            # which extra to install.
+            from exports.queues import on_celery  # noqa: F401
         export_finished.connect(on_export_finished, dispatch_uid="exports.scheduling")
         revocation.connect()  # a user's API tokens die with their password or activity
 

@@ -576,6 +576,22 @@ def test_check_names_the_extra_a_setting_needs(host_python, tmp_path):
     assert "not in STORAGES" not in report, "the alias is there: only its package is missing"
 
 
+QUEUE_FROM_ENV = "\nimport os\nEXPORTS_QUEUE = os.environ.get('QUEUE', 'django_q')\n"
+
+
+def test_check_names_the_extra_the_chosen_queue_needs(host_python, tmp_path):
+    """The wheel alone has neither Celery nor the django-tasks backport (Django 5.2 here)."""
+    project = make_project(tmp_path, host_python, QUEUE_FROM_ENV)
+    project.manage("check")  # django-q2, the README's set-up
+    for queue, error, extra in (("celery", "E031", "celery"), ("tasks", "E032", "tasks")):
+        project.env["QUEUE"] = queue
+        done = project.run("check")
+        report = done.stdout + done.stderr
+        assert done.returncode != 0 and "Traceback" not in report, report
+        assert f"exports.{error}" in report, report
+        assert f'pip install "exportdesk[{extra}]"' in report, report
+
+
 def can_connect(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
