@@ -1,6 +1,7 @@
 """`export_load --chaos`: a small seeded run on the default configuration (ORM broker, local
-disk, one qcluster) with one fault of each kind, and the tools that judge it: the fault plan,
-the read-back of every format, and a ledger that does notice what it must count."""
+disk, one qcluster) with one fault of each kind, a shorter one on Celery and on django.tasks
+(`--queue`), and the tools that judge them: the fault plan, the read-back of every format, and
+a ledger that does notice what it must count."""
 
 import json
 import os
@@ -55,6 +56,17 @@ def test_a_seeded_chaos_run_loses_nothing_and_keeps_every_file_whole():
     assert report["config"] == "default" and report["qclusters"] == 1
     assert_targets_met(report, DEFAULT_KINDS, 60)
     assert report["qclusters_started"] >= 2  # the one killed was started again
+
+
+@pytest.mark.parametrize("queue", ["celery", "tasks"])
+def test_a_short_chaos_run_on_celery_or_django_tasks_loses_nothing(queue):
+    """The same faults on the other queues: a celery worker's pool child or a db_worker killed
+    mid-export, a whole celery worker or db_worker killed, PostgreSQL restarted."""
+    report = chaos_report("--queue", queue, "--exports", "30", "--users", "8", "--seed", "7")
+    assert report["queue"] == queue
+    assert_targets_met(report, DEFAULT_KINDS, 30)
+    assert report["qclusters_started"] > report["qclusters"]  # the one killed was started again
+    assert report["clocks_started"] >= 1  # celery beat / exports_clock ran beside them
 
 
 def test_the_same_seed_plans_the_same_faults():
