@@ -38,9 +38,9 @@ PENDING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 class FileGone(models.TextChoices):
     """Why a completed export no longer has its file (told on My downloads)."""
 
-    DELETED = "deleted", "deleted by you"
-    PURGED = "purged", "expired and purged"
-    ADMIN = "admin", "deleted by an administrator"
+    DELETED = "deleted", _("deleted by you")
+    PURGED = "purged", _("expired and purged")
+    ADMIN = "admin", _("deleted by an administrator")
 
 
 def dataset_title(name: str) -> str:
@@ -61,9 +61,9 @@ def dataset_title(name: str) -> str:
 class Trigger(models.TextChoices):
     """Why an export ran: someone asked, a schedule was due, or an earlier one was run again."""
 
-    MANUAL = "manual", "Manual"
-    SCHEDULE = "schedule", "Schedule"
-    RERUN = "rerun", "Re-run"
+    MANUAL = "manual", _("Manual")
+    SCHEDULE = "schedule", _("Schedule")
+    RERUN = "rerun", _("Re-run")
 
 
 class Delivery(models.TextChoices):
@@ -484,14 +484,14 @@ class SavedExport(models.Model):
 
 
 class ScheduleKind(models.TextChoices):
-    INTERVAL = "interval", "Every N hours or days"
-    WEEKLY = "weekly", "Weekly, on chosen days"
-    CRON = "cron", "Cron expression"
+    INTERVAL = "interval", _("Every N hours or days")
+    WEEKLY = "weekly", _("Weekly, on chosen days")
+    CRON = "cron", _("Cron expression")
 
 
 class IntervalUnit(models.TextChoices):
-    HOURS = "hours", "hours"
-    DAYS = "days", "days"
+    HOURS = "hours", _("hours")
+    DAYS = "days", _("days")
 
 
 class ExportScheduleQuerySet(models.QuerySet):
@@ -593,9 +593,9 @@ class ScheduleRecipient(models.Model):
 
 
 class RunStatus(models.TextChoices):
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
 
 
 class ScheduleRun(models.Model):
@@ -619,11 +619,11 @@ class ScheduleRun(models.Model):
 class DeliveryStatus(models.TextChoices):
     """exporting -> sent | failed; skipped and empty are final from the start."""
 
-    EXPORTING = "exporting", "Exporting"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
-    EMPTY = "empty", "Nothing to send"
+    EXPORTING = "exporting", _("Exporting")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+    EMPTY = "empty", _("Nothing to send")
 
 
 class DeliveryLog(models.Model):

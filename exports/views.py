@@ -187,7 +187,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     created = None
     if form.is_bound and not may_export(request.user):
         # Anyone may see and revoke their tokens; only those who may export get new ones.
-        return private(HttpResponseForbidden("You do not have permission to export data."))
+        return private(HttpResponseForbidden(_("You do not have permission to export data.")))
     if form.is_bound and form.is_valid():
         try:
             token, secret = ApiToken.issue(

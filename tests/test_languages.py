@@ -5,19 +5,34 @@ request; one that recorded no language is written in settings.LANGUAGE_CODE (Eng
 """
 
 import io
+import uuid
 
 import openpyxl
 import pytest
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import translation
 
 from exports.api.payloads import export_json
-from exports.jobs.accept import queue_export
+from exports.checks import check_queue_timing
+from exports.jobs.accept import ExportRefused, queue_export, start_immediate
 from exports.jobs.runner import fail, run
 from exports.models import DownloadFile, ExportAudit
+from exports.scheduling.due import run_due
+from tests.conftest import make_user
+from tests.schedules import saved_export, schedule_for
 
 PAGE = "admin:exports_datasetexport_changelist"
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+@pytest.fixture(autouse=True)
+def site_language():
+    """LocaleMiddleware leaves a request's language active in the thread (the test client
+    runs in this one): every test here starts, and leaves the next one, in the site's own."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 def queue_users(client, language: str):
@@ -95,3 +110,60 @@ def test_a_failed_export_says_why_in_its_language_and_logs_in_english(
     assert audit.status == "failed"
     assert audit.error.startswith("Kein Speicherplatz mehr, um den Export zu schreiben:")
     assert "No space left to write the export" in caplog.text
+
+
+def test_a_system_check_speaks_the_active_language(settings):
+    settings.EXPORTS_MAX_ATTEMPTS = 0
+    with translation.override("de"):
+        german = [error.msg for error in check_queue_timing()]
+    assert "EXPORTS_MAX_ATTEMPTS muss mindestens 1 sein." in german
+    assert "EXPORTS_MAX_ATTEMPTS must be at least 1." in [e.msg for e in check_queue_timing()]
+
+
+def test_an_api_problem_is_in_the_language_the_request_asks_for(admin_client):
+    url = reverse("exports_api:export", args=[uuid.uuid4()])
+    german = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9")
+    assert german.status_code == 404
+    body = german.json()
+    assert body["title"] == "Nicht gefunden"
+    assert body["detail"] == "Es gibt keinen Export mit dieser ID."
+    assert body["code"] == "not_found", "programs read the code, which never changes"
+    english = admin_client.get(url).json()
+    assert english["title"] == "Not Found"
+    assert english["detail"] == "There is no export with this id."
+
+
+def test_a_refusal_on_the_page_is_french_for_a_french_browser(client, staff, demo_data, settings):
+    settings.EXPORTS_MAX_ROWS_IMMEDIATE = 10
+    client.force_login(staff)
+    page = client.post(
+        reverse(PAGE),
+        {"dataset": "user_points", "format": "csv", "delivery": "immediate", "time_zone": "UTC"},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="fr",
+    ).content.decode()
+    assert "300 lignes, c’est plus que les 10 qu’un téléchargement immédiat peut contenir" in page
+    assert not ExportAudit.objects.exists()
+
+
+def test_a_refusal_reads_english_in_a_log_and_french_for_a_french_reader(
+    staff, demo_data, settings
+):
+    settings.EXPORTS_MAX_ROWS_IMMEDIATE = 10
+    with translation.override("fr"), pytest.raises(ExportRefused) as refused:
+        start_immediate(staff, "user_points", "csv", {}, {})
+    with translation.override("fr"):
+        assert str(refused.value).startswith("300 lignes, c’est plus que les 10")
+    with translation.override(None):  # what a log line is written under
+        assert str(refused.value).startswith("300 rows is more than the 10")
+
+
+def test_a_schedule_says_why_it_paused_in_its_saved_exports_language(demo_data):
+    owner = make_user("owner", staff=True, export=True)
+    schedule = schedule_for(saved_export(owner, options={"language": "de"}))
+    owner.is_active = False
+    owner.save()
+    [done] = run_due()
+    reason = "Das Konto des Eigentümers (owner) ist deaktiviert."
+    schedule.refresh_from_db()
+    assert (done.message, schedule.paused, schedule.paused_reason) == (reason, True, reason)

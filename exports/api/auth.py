@@ -19,6 +19,7 @@ from django.db.models import Case, F, Value, When
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from exports.api.problems import ApiError, Unauthorized
 from exports.conf import app_settings
@@ -36,28 +37,41 @@ def authenticate(request: HttpRequest) -> None:
         token = token_from(header)
         request.user = token.owner
         request.api_token = token
-        refuse_too_many(count_request(token), "per token")
+        refuse_too_many(count_request(token), per_token=True)
         return
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         raise Unauthorized(
-            "Authentication required: send 'Authorization: Bearer <token>' "
-            "(create a token on your API tokens page).",
+            gettext(
+                "Authentication required: send 'Authorization: Bearer <token>' "
+                "(create a token on your API tokens page)."
+            ),
             error="",
         )
     reason = csrf_failure(request)
     if reason:
-        raise ApiError(403, f"CSRF check failed: {reason}", "csrf_failed")
-    refuse_too_many(ratelimit.hit(user.pk, counter=ApiRequestCounter), "per user")
+        raise ApiError(
+            403, gettext("CSRF check failed: %(reason)s") % {"reason": reason}, "csrf_failed"
+        )
+    refuse_too_many(ratelimit.hit(user.pk, counter=ApiRequestCounter), per_token=False)
 
 
-def refuse_too_many(wait: int, per: str) -> None:
+def refuse_too_many(wait: int, per_token: bool) -> None:
     """`wait`: 0 when the request is allowed, else the seconds until the window turns."""
     if wait:
+        if per_token:
+            text = gettext(
+                "Too many requests: at most %(most)s a minute per token. Try again in "
+                "%(wait)s seconds."
+            )
+        else:
+            text = gettext(
+                "Too many requests: at most %(most)s a minute per user. Try again in "
+                "%(wait)s seconds."
+            )
         raise ApiError(
             429,
-            f"Too many requests: at most {app_settings.API_REQUESTS_PER_MINUTE} a minute "
-            f"{per}. Try again in {wait} seconds.",
+            text % {"most": app_settings.API_REQUESTS_PER_MINUTE, "wait": wait},
             headers={"Retry-After": str(wait)},
         )
 
@@ -66,21 +80,25 @@ def token_from(header: str) -> ApiToken:
     """Never echoes the header: whatever it holds may be a secret."""
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthorized("Use 'Authorization: Bearer <token>'.", error="invalid_request")
+        detail = gettext("Use 'Authorization: Bearer <token>'.")
+        raise Unauthorized(detail, error="invalid_request")
     value = value.strip()
     match = ApiToken.FORMAT.fullmatch(value)
     token = (
         ApiToken.objects.select_related("owner").filter(prefix=match[1]).first() if match else None
     )
     if token is None or not token.matches(value):
-        raise Unauthorized("The token is not valid.")
+        raise Unauthorized(gettext("The token is not valid."))
     if not token.owner.is_active:  # first: the reason that holds for all their tokens
-        raise Unauthorized("The token's user account is inactive.")
+        raise Unauthorized(gettext("The token's user account is inactive."))
     if token.revoked_at is not None:
-        why = f" ({token.revoked_reason})" if token.revoked_reason else ""
-        raise Unauthorized(f"The token {token.hint} was revoked{why}.")
+        if token.revoked_reason:
+            detail = gettext("The token %(hint)s was revoked (%(reason)s).")
+        else:
+            detail = gettext("The token %(hint)s was revoked.")
+        raise Unauthorized(detail % {"hint": token.hint, "reason": token.revoked_reason})
     if token.is_expired():
-        raise Unauthorized(f"The token {token.hint} has expired.")
+        raise Unauthorized(gettext("The token %(hint)s has expired.") % {"hint": token.hint})
     return token
 
 

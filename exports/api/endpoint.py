@@ -8,6 +8,8 @@ from collections.abc import Callable
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 
 from exports.api.auth import authenticate
@@ -29,9 +31,10 @@ def endpoint(*methods: str, public: bool = False) -> Callable[[View], View]:
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             try:
                 if request.method not in methods:
+                    text = _("%(method)s is not allowed here; use %(methods)s.")
                     raise ApiError(
                         405,
-                        f"{request.method} is not allowed here; use {', '.join(methods)}.",
+                        text % {"method": request.method, "methods": ", ".join(methods)},
                         headers={"Allow": ", ".join(methods)},
                     )
                 if not public:
@@ -54,12 +57,11 @@ def refuse_large_body(request: HttpRequest) -> None:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        raise ApiError(400, "The Content-Length header is not a number.") from None
+        raise ApiError(400, _("The Content-Length header is not a number.")) from None
     limit = app_settings.API_MAX_BODY_BYTES
     if length > limit:
-        raise ApiError(
-            413, f"The request body is {length} bytes; at most {limit} are accepted.", "too_large"
-        )
+        text = _("The request body is %(length)s bytes; at most %(limit)s are accepted.")
+        raise ApiError(413, text % {"length": length, "limit": limit}, "too_large")
 
 
 def problem_for(exc: Exception, request: HttpRequest) -> HttpResponse:
@@ -72,7 +74,8 @@ def problem_for(exc: Exception, request: HttpRequest) -> HttpResponse:
             detail = "" if isinstance(exc, Http404) else str(exc)
             return problem(status, detail or DEFAULT_DETAIL[status], code, instance=instance)
     log.exception("API %s %s failed", request.method, request.path)
-    return problem(500, "Something went wrong on our side; it has been logged.", instance=instance)
+    detail = _("Something went wrong on our side; it has been logged.")
+    return problem(500, detail, instance=instance)
 
 
 KNOWN: list[tuple[type[Exception] | tuple[type[Exception], ...], int, str]] = [
@@ -85,10 +88,10 @@ KNOWN: list[tuple[type[Exception] | tuple[type[Exception], ...], int, str]] = [
     (MissingDependency, 503, "missing_dependency"),
 ]
 DEFAULT_DETAIL = {
-    400: "The request is not valid.",
-    403: "You do not have permission to do this.",
-    404: "Not found.",
-    409: "The export cannot be accepted now.",
-    413: "The request body is too large.",
-    503: "A library this format needs is not installed.",
+    400: gettext_lazy("The request is not valid."),
+    403: gettext_lazy("You do not have permission to do this."),
+    404: gettext_lazy("Not found."),
+    409: gettext_lazy("The export cannot be accepted now."),
+    413: gettext_lazy("The request body is too large."),
+    503: gettext_lazy("A library this format needs is not installed."),
 }

@@ -17,6 +17,7 @@ from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationErro
 from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from exports.api.problems import ApiError
 from exports.clock import aware, midnight, stored
@@ -63,7 +64,9 @@ class ExportRequest:
 def declared_dataset(name: str, status: int = 404) -> Dataset:
     """Only datasets declared in code are served: never an admin changelist source."""
     if name not in registry:
-        detail = f"Unknown dataset {name!r}; GET datasets/ lists those you may export."
+        detail = gettext("Unknown dataset %(name)s; GET datasets/ lists those you may export.") % {
+            "name": repr(name)
+        }
         raise ApiError(status, detail, "unknown_dataset")
     return registry.get(name)
 
@@ -79,13 +82,15 @@ def immediate_request(
     unknown = sorted(set(params) - QUERY_PARAMS)
     if unknown:
         allowed = ", ".join(sorted(QUERY_PARAMS))
-        raise ApiError(400, f"Unknown query parameter {unknown[0]!r}; allowed: {allowed}.")
+        text = gettext("Unknown query parameter %(name)s; allowed: %(allowed)s.")
+        raise ApiError(400, text % {"name": repr(unknown[0]), "allowed": allowed})
     for name in params:
         if len(params.getlist(name)) > 1:
-            raise ApiError(400, f"Query parameter {name!r} is given more than once.")
+            text = gettext("Query parameter %(name)s is given more than once.")
+            raise ApiError(400, text % {"name": repr(name)})
     conditions = None
     if "filter" in params:
-        conditions = parse_json(params["filter"], "The filter parameter")
+        conditions = parse_json(params["filter"], gettext("The filter parameter"))
     shortcuts = {k: params[k] for k in SHORTCUTS if k in params}
     filters = build_filters(
         dataset, conditions, shortcuts, params.get("limit"), app_settings.MAX_ROWS_IMMEDIATE
@@ -93,7 +98,7 @@ def immediate_request(
     fmt = params.get("format", "csv")
     bom = params.get("bom", "false")
     if bom not in ("true", "false"):
-        raise ApiError(400, "Query parameter 'bom' must be true or false.")
+        raise ApiError(400, gettext("Query parameter 'bom' must be true or false."))
     options = checked_file_options(fmt, params.get("time_zone"), params.get("delimiter"), bom)
     return fmt, filters, options
 
@@ -101,27 +106,30 @@ def immediate_request(
 def export_request(request: HttpRequest) -> ExportRequest:
     """The JSON body of POST exports/."""
     if request.content_type != "application/json":
-        raise ApiError(415, "Send the export as a JSON object (Content-Type: application/json).")
+        detail = gettext("Send the export as a JSON object (Content-Type: application/json).")
+        raise ApiError(415, detail)
     limit = app_settings.API_MAX_BODY_BYTES
     raw = request.read(limit + 1)  # bounded even when no Content-Length announced the size
     if len(raw) > limit:
-        raise ApiError(413, f"The request body is over {limit} bytes.", "too_large")
-    body = expect(parse_json(raw, "The request body", "bad_json"), dict, "The request body")
-    refuse_unknown(body, BODY_KEYS, "field")
+        detail = gettext("The request body is over %(limit)s bytes.") % {"limit": limit}
+        raise ApiError(413, detail, "too_large")
+    what = gettext("The request body")
+    body = expect(parse_json(raw, what, "bad_json"), dict, what)
+    refuse_unknown(body, BODY_KEYS, gettext("field"))
     if "dataset" not in body:
-        raise ApiError(400, "The request body needs a 'dataset'.")
+        raise ApiError(400, gettext("The request body needs a 'dataset'."))
     dataset = declared_dataset(expect(body["dataset"], str, "'dataset'"), status=400)
     filters = expect(body.get("filters", {}), dict, "'filters'")
-    refuse_unknown(filters, FILTER_KEYS, "filters key")
+    refuse_unknown(filters, FILTER_KEYS, gettext("filters key"))
     shortcuts = {k: filters[k] for k in SHORTCUTS if k in filters}
     cap = app_settings.MAX_ROWS_BACKGROUND
     delivery = body.get("delivery", Delivery.BACKGROUND)
     if delivery not in API_DELIVERIES:
-        raise ApiError(
-            400,
-            f"Unknown delivery {delivery!r}; use background or email "
-            "(for an immediate download, GET the dataset's own URL).",
+        text = gettext(
+            "Unknown delivery %(delivery)s; use background or email (for an immediate "
+            "download, GET the dataset's own URL)."
         )
+        raise ApiError(400, text % {"delivery": repr(delivery)})
     fmt = expect(body.get("format", "csv"), str, "'format'")
     return ExportRequest(
         dataset=dataset.name,
@@ -140,50 +148,64 @@ def parse_json(text: str | bytes, what: str, code: str = "") -> Any:
     try:
         return json.loads(text)
     except RecursionError:
-        detail = f"{what} is nested too deeply: conditions may have at most {MAX_DEPTH} levels."
+        text = gettext(
+            "%(what)s is nested too deeply: conditions may have at most %(depth)s levels."
+        )
+        detail = text % {"what": what, "depth": MAX_DEPTH}
         raise ApiError(400, detail, code) from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError among them
-        raise ApiError(400, f"{what} is not valid JSON: {exc}.", code) from None
+        detail = gettext("%(what)s is not valid JSON: %(error)s.") % {"what": what, "error": exc}
+        raise ApiError(400, detail, code) from None
 
 
 def expect(value: Any, kind: type, what: str) -> Any:
     if not isinstance(value, kind):
-        names = {dict: "an object", str: "a string", list: "a list", bool: "true or false"}
-        raise ApiError(400, f"{what} must be {names.get(kind, kind.__name__)}.")
+        texts = {
+            dict: gettext("%(what)s must be an object."),
+            str: gettext("%(what)s must be a string."),
+            list: gettext("%(what)s must be a list."),
+            bool: gettext("%(what)s must be true or false."),
+        }
+        raise ApiError(400, texts[kind] % {"what": what})
     return value
 
 
 def refuse_unknown(given: dict[str, Any], allowed: set[str], what: str) -> None:
     unknown = sorted(set(given) - allowed)
     if unknown:
-        raise ApiError(
-            400, f"Unknown {what} {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}."
-        )
+        text = gettext("Unknown %(what)s %(name)s; allowed: %(allowed)s.")
+        names = ", ".join(sorted(allowed))
+        raise ApiError(400, text % {"what": what, "name": repr(unknown[0]), "allowed": names})
 
 
 def export_options(options: Any, lifetime: Any, fmt: str) -> dict[str, Any]:
     options = dict(expect(options, dict, "'options'"))
-    refuse_unknown(options, {*FLAG_OPTIONS, *FILE_OPTIONS, "columns"}, "option")
+    refuse_unknown(options, {*FLAG_OPTIONS, *FILE_OPTIONS, "columns"}, gettext("option"))
     for name in FLAG_OPTIONS:
-        if name in options and not expect(options[name], bool, f"Option {name!r}"):
+        what = gettext("Option %(name)s") % {"name": repr(name)}
+        if name in options and not expect(options[name], bool, what):
             del options[name]  # false is the default; keep duplicates comparable
     zone, delimiter = options.pop("time_zone", None), options.pop("delimiter", None)
     if zone is not None:
-        expect(zone, str, "Option 'time_zone'")
+        expect(zone, str, gettext("Option %(name)s") % {"name": "'time_zone'"})
     if delimiter is not None:
-        expect(delimiter, str, "Option 'delimiter'")
-    bom = expect(options.pop("bom", False), bool, "Option 'bom'")
+        expect(delimiter, str, gettext("Option %(name)s") % {"name": "'delimiter'"})
+    bom = expect(options.pop("bom", False), bool, gettext("Option %(name)s") % {"name": "'bom'"})
     options.update(checked_file_options(fmt, zone, delimiter, bom))
     if "columns" in options:
-        columns = expect(options["columns"], list, "Option 'columns'")
+        columns = expect(
+            options["columns"], list, gettext("Option %(name)s") % {"name": "'columns'"}
+        )
         if not columns or not all(isinstance(c, str) for c in columns):
-            raise ApiError(400, "Option 'columns' must be a non-empty list of column names.")
+            detail = gettext("Option 'columns' must be a non-empty list of column names.")
+            raise ApiError(400, detail)
     if lifetime is not None:
         longest = int(app_settings.MAX_FILE_LIFETIME.total_seconds())
         if not isinstance(lifetime, int) or isinstance(lifetime, bool):
-            raise ApiError(400, "'lifetime' must be a whole number of seconds.")
+            raise ApiError(400, gettext("'lifetime' must be a whole number of seconds."))
         if not 60 <= lifetime <= longest:
-            raise ApiError(400, f"'lifetime' must be between 60 and {longest} seconds.")
+            detail = gettext("'lifetime' must be between 60 and %(longest)s seconds.")
+            raise ApiError(400, detail % {"longest": longest})
         options["lifetime"] = lifetime
     return options
 
@@ -223,7 +245,9 @@ def whole_number(value: Any) -> int | None:
 def parse_limit(value: Any, cap: int) -> int:
     limit = whole_number(value)
     if limit is None or not 1 <= limit <= cap:
-        raise ApiError(400, f"'limit' must be a whole number from 1 to {cap}.")
+        raise ApiError(
+            400, gettext("'limit' must be a whole number from 1 to %(cap)s.") % {"cap": cap}
+        )
     return limit
 
 
@@ -233,7 +257,8 @@ def shortcut_conditions(dataset: Dataset, given: dict[str, Any]) -> dict[str, An
     for name, value in given.items():
         target = SHORTCUTS[name]
         if target not in dataset.filters:
-            raise ConditionError(f"Dataset {dataset.name!r} cannot be filtered by {name!r}.")
+            text = gettext("Dataset %(dataset)s cannot be filtered by %(name)s.")
+            raise ConditionError(text % {"dataset": repr(dataset.name), "name": repr(name)})
         if name in ("from", "to"):
             day = parse_day(name, value)
             bound = ("ge", day) if name == "from" else ("lt", day + timedelta(days=1))
@@ -247,17 +272,20 @@ def parse_day(name: str, value: Any) -> date:
     try:
         day = date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ConditionError(f"Filter {name!r} must be a date like 2026-06-09.") from None
+        text = gettext("Filter %(name)s must be a date like 2026-06-09.")
+        raise ConditionError(text % {"name": repr(name)}) from None
     problem = day_problem(day)
     if problem:
-        raise ConditionError(f"Filter {name!r}: {problem}.")
+        text = gettext("Filter %(name)s: %(problem)s.")
+        raise ConditionError(text % {"name": repr(name), "problem": problem})
     return day
 
 
 def parse_id(name: str, value: Any) -> int:
     number = whole_number(value)
     if number is None or not 0 <= number <= LARGEST_ID:
-        raise ConditionError(f"Filter {name!r} must be a whole number (an id).")
+        text = gettext("Filter %(name)s must be a whole number (an id).")
+        raise ConditionError(text % {"name": repr(name)})
     return number
 
 
@@ -275,10 +303,11 @@ def merge(conditions: Any, extra: dict[str, Any]) -> Any:
     merged = []
     for branch in branches:
         if not isinstance(branch, dict):
-            raise ConditionError("Conditions must be an object or a list of objects.")
+            raise ConditionError(gettext("Conditions must be an object or a list of objects."))
         twice = sorted(set(branch) & set(extra))
         if twice:
-            raise ConditionError(f"Filter {twice[0]!r} is given both in the filter and directly.")
+            text = gettext("Filter %(name)s is given both in the filter and directly.")
+            raise ConditionError(text % {"name": repr(twice[0])})
         merged.append({**branch, **extra})
     return merged if isinstance(conditions, list) else merged[0]
 
@@ -294,9 +323,12 @@ def check_conditions(dataset: Dataset, conditions: Any) -> None:
             try:
                 check_parameters(name, queryset.filter(to_q({name: value}, dataset.filters)))
             except ValidationError as exc:
-                raise ConditionError(f"Filter {name!r}: {' '.join(exc.messages)}") from None
+                text = gettext("Filter %(name)s: %(problem)s")
+                problem = " ".join(exc.messages)
+                raise ConditionError(text % {"name": repr(name), "problem": problem}) from None
             except (ValueError, TypeError, ArithmeticError) as exc:  # OverflowError among them
-                raise ConditionError(f"Filter {name!r}: {exc}") from None
+                text = gettext("Filter %(name)s: %(problem)s")
+                raise ConditionError(text % {"name": repr(name), "problem": exc}) from None
 
 
 def check_parameters(name: str, queryset: QuerySet) -> None:
@@ -309,12 +341,13 @@ def check_parameters(name: str, queryset: QuerySet) -> None:
         return
     for param in params:
         if isinstance(param, int) and not -LARGEST_ID - 1 <= param <= LARGEST_ID:
-            raise ConditionError(f"Filter {name!r}: a number is past the 64-bit range.")
+            text = gettext("Filter %(name)s: a number is past the 64-bit range.")
+            raise ConditionError(text % {"name": repr(name)})
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """The cursor's time as the database compares it (naive with USE_TZ = False)."""
-    refused = ApiError(400, "The 'before' cursor is not one this API gave out.")
+    refused = ApiError(400, gettext("The 'before' cursor is not one this API gave out."))
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, _, pk = text.partition("|")

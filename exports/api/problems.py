@@ -1,12 +1,34 @@
 """RFC 9457 problem details: every error the API answers is `application/problem+json` with a
-sentence for people in `detail` and a stable `code` for programs."""
+sentence for people in `detail` and a stable `code` for programs. `title` and `detail` are in
+the request's language (Accept-Language, through LocaleMiddleware); `code` never changes."""
 
 from http import HTTPStatus
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
 
 PROBLEM_JSON = "application/problem+json"
+# The status phrases the API answers with, translatable (RFC 9457 lets `title` be localised).
+TITLES = {
+    400: _("Bad Request"),
+    401: _("Unauthorized"),
+    403: _("Forbidden"),
+    404: _("Not Found"),
+    405: _("Method Not Allowed"),
+    409: _("Conflict"),
+    410: _("Gone"),
+    413: _("Request Entity Too Large"),
+    415: _("Unsupported Media Type"),
+    422: _("Unprocessable Entity"),
+    429: _("Too Many Requests"),
+    500: _("Internal Server Error"),
+    503: _("Service Unavailable"),
+}
+
+
+def title(status: int) -> str:
+    return str(TITLES.get(status, HTTPStatus(status).phrase))
 
 
 class ApiError(Exception):
@@ -47,9 +69,9 @@ def problem(
 ) -> HttpResponse:
     body = {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
+        "title": title(status),
         "status": status,
-        "detail": detail,
+        "detail": str(detail),
         "code": code or HTTPStatus(status).phrase.lower().replace(" ", "_"),
         **({"instance": instance} if instance else {}),
         **extensions,

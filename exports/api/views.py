@@ -3,6 +3,7 @@
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from exports.api import openapi
 from exports.api.endpoint import endpoint
@@ -44,7 +45,7 @@ def owned_export(request: HttpRequest, pk) -> ExportAudit:
         .first()
     )
     if audit is None:
-        raise ApiError(404, "There is no export with this id.", "not_found")
+        raise ApiError(404, _("There is no export with this id."), "not_found")
     return audit
 
 
@@ -59,14 +60,15 @@ def export_now(request: HttpRequest, dataset: str) -> HttpResponse:
     """Streamed straight into the response; the audit row exists before the first byte."""
     source = declared_dataset(dataset)
     if not can_export(request.user, source.name):
-        raise ApiError(403, f"You may not export {source.name!r}.", "forbidden")
+        detail = _("You may not export %(dataset)s.") % {"dataset": repr(source.name)}
+        raise ApiError(403, detail, "forbidden")
     fmt, filters, options = immediate_request(request.GET, source)
     try:
         audit, rows = start_immediate(
             request.user, source.name, fmt, filters, options, display=requester(request)
         )
     except ExportRefused as exc:  # more rows than an immediate download may hold
-        detail = f"{exc} (POST exports/ for a background export.)"
+        detail = _("%(reason)s (POST exports/ for a background export.)") % {"reason": exc}
         raise ApiError(422, detail, "too_many_rows") from None
     return immediate.response(audit, rows)
 
@@ -98,7 +100,8 @@ def export_status(request: HttpRequest, pk) -> HttpResponse:
 def cancel(request: HttpRequest, pk) -> HttpResponse:
     audit = owned_export(request, pk)
     if not cancel_export(audit):
-        raise ApiError(409, f"The export has already ended ({audit.status}).", "already_ended")
+        detail = _("The export has already ended (%(status)s).") % {"status": audit.status}
+        raise ApiError(409, detail, "already_ended")
     audit.refresh_from_db()
     return JsonResponse(export_json(audit, request))
 
@@ -112,11 +115,10 @@ def export_file(request: HttpRequest, pk) -> HttpResponse:
         delete_file(file)
         return HttpResponse(status=204)
     if file.is_expired():
-        raise ApiError(
-            410, f"The file expired at {utc(file.expires_at):%Y-%m-%d %H:%M} UTC.", "gone"
-        )
+        when = f"{utc(file.expires_at):%Y-%m-%d %H:%M}"
+        raise ApiError(410, _("The file expired at %(when)s UTC.") % {"when": when}, "gone")
     if not servable(file):
-        raise ApiError(404, "The file is missing from storage.", "not_found")
+        raise ApiError(404, _("The file is missing from storage."), "not_found")
     refuse_too_many_downloads(request.user.pk)
     file.filename = safe_filename(file.filename)
     return serving.serve(request, file)
@@ -127,10 +129,13 @@ def refuse_too_many_downloads(user_id) -> None:
     cost nothing."""
     wait = ratelimit.hit(user_id)
     if wait:
+        text = _(
+            "Too many downloads: at most %(most)s a minute, on the web and the API together. "
+            "Try again in %(wait)s seconds."
+        )
         raise ApiError(
             429,
-            f"Too many downloads: at most {app_settings.DOWNLOADS_PER_MINUTE} a minute, on the "
-            f"web and the API together. Try again in {wait} seconds.",
+            text % {"most": app_settings.DOWNLOADS_PER_MINUTE, "wait": wait},
             "too_many_downloads",
             headers={"Retry-After": str(wait)},
         )
@@ -138,19 +143,21 @@ def refuse_too_many_downloads(user_id) -> None:
 
 def owned_file(audit: ExportAudit) -> DownloadFile:
     if audit.status in PENDING:
-        raise ApiError(409, f"The export is still {audit.status}; poll its url.", "not_ready")
+        detail = _("The export is still %(status)s; poll its url.") % {"status": audit.status}
+        raise ApiError(409, detail, "not_ready")
     if audit.status != ExportStatus.COMPLETED:
-        raise ApiError(404, f"The export ended as {audit.status}; it has no file.", "no_file")
+        detail = _("The export ended as %(status)s; it has no file.") % {"status": audit.status}
+        raise ApiError(404, detail, "no_file")
     file = getattr(audit, "download", None)
     if file is None:
-        raise ApiError(410, "The file was deleted or has expired and been purged.", "gone")
+        raise ApiError(410, _("The file was deleted or has expired and been purged."), "gone")
     return file
 
 
 @endpoint("GET")
 def history(request: HttpRequest) -> HttpResponse:
     """Newest first, a page at a time: keyset pagination on (queued_at, id), never OFFSET."""
-    refuse_unknown(request.GET, {"limit", "before"}, "query parameter")
+    refuse_unknown(request.GET, {"limit", "before"}, _("query parameter"))
     most = app_settings.API_HISTORY_MAX_LIMIT
     limit = parse_limit(request.GET.get("limit", min(50, most)), most)
     rows = ExportAudit.objects.filter(requested_by=request.user).select_related("download")
@@ -177,4 +184,4 @@ def openapi_json(request: HttpRequest) -> HttpResponse:
 
 @endpoint("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 def unknown(request: HttpRequest, rest: str) -> HttpResponse:
-    raise ApiError(404, "No such API endpoint; the endpoints are listed in openapi.json.")
+    raise ApiError(404, _("No such API endpoint; the endpoints are listed in openapi.json."))

@@ -10,12 +10,14 @@ from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils.functional import keep_lazy_text
+from django.utils.translation import gettext_lazy as _
 
 from exports.datasets.conditions import ConditionError, to_q
 from exports.datasets.registry import UnknownDataset, get_dataset, registry
 from exports.datasets.sensitive import is_sensitive_path
+from exports.i18n import later
 
-LEFT_OUT_SECRET = "a secret field"  # noqa: S105 - a reason, not a password
+LEFT_OUT_SECRET = _("a secret field")  # a reason, not a password; lazy: datasets live long
 
 KINDS: dict[type[models.Field], str] = {
     models.BooleanField: "boolean",
@@ -173,7 +175,8 @@ def resolve_field(model: type[models.Model], path: str) -> models.Field:
                 raise FieldDoesNotExist
         return _field(current, parts[-1])
     except FieldDoesNotExist as exc:
-        raise ValueError(f"{model.__name__} has no field {path!r}") from exc
+        text = _("%(model)s has no field %(path)s")
+        raise ValueError(later(text, model=model.__name__, path=repr(path))) from exc
 
 
 def may_be_null(model: type[models.Model], path: str) -> bool:

@@ -20,8 +20,10 @@ from typing import Any
 from django.core import signing
 from django.db import models
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from exports.datasets.conditions import ConditionError
+from exports.i18n import later
 
 KEY = "captured"  # in an export's filters
 SELECTED = "selected"  # how many rows the user chose, for the result's statement
@@ -43,10 +45,11 @@ def dumps(queryset: models.QuerySet, fields: set[str], display: Sequence[Any]) -
     try:
         query = base64.b64encode(pickle.dumps(queryset.query)).decode()
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
-        raise ConditionError(
-            f"This changelist's rows cannot be kept for a background export ({exc}); "
+        text = gettext_lazy(
+            "This changelist's rows cannot be kept for a background export (%(error)s); "
             "choose immediate delivery."
-        ) from exc
+        )
+        raise ConditionError(later(text, error=exc)) from exc
     payload = {
         "query": query,
         "db": queryset.db,
@@ -63,17 +66,19 @@ def loads(text: str, model_admin: Any) -> Capture:
     try:
         payload = signing.Signer(salt=SALT).unsign_object(text)
     except signing.BadSignature:
-        raise ConditionError("The export's captured rows do not carry a valid signature.") from None
+        text = gettext_lazy("The export's captured rows do not carry a valid signature.")
+        raise ConditionError(text) from None
     model = model_admin.model
     try:
         query = pickle.loads(base64.b64decode(payload["query"]))  # noqa: S301 - signed above
     except Exception as exc:
-        raise ConditionError(
-            f"The rows captured for this export no longer fit {model.__name__} ({exc}); "
+        text = gettext_lazy(
+            "The rows captured for this export no longer fit %(model)s (%(error)s); "
             "export again from the changelist."
-        ) from exc
+        )
+        raise ConditionError(later(text, model=model.__name__, error=exc)) from exc
     if query.model is not model:
-        raise ConditionError("The export's captured rows belong to another model.")
+        raise ConditionError(gettext_lazy("The export's captured rows belong to another model."))
     queryset = model._default_manager.db_manager(payload["db"]).all()
     queryset.query = query
     display = tuple(from_display_ref(ref, model_admin) for ref in payload["display"])
@@ -110,10 +115,11 @@ def from_display_ref(ref: Any, model_admin: Any) -> Any:
     for item in model_admin.list_display:
         if callable(item) and getattr(item, "__qualname__", None) == ref["callable"]:
             return item
-    raise ConditionError(
-        f"The column {ref['callable']} exists only on the live page: export it immediately "
-        "or choose raw values."
+    text = gettext_lazy(
+        "The column %(column)s exists only on the live page: export it immediately or "
+        "choose raw values."
     )
+    raise ConditionError(later(text, column=ref["callable"]))
 
 
 def selection_note(selected: int, written: int, ticked: bool) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from exports.datasets import capture
 from exports.datasets import display as admin_display
@@ -32,6 +33,7 @@ from exports.datasets.replay import (
     request_context,
 )
 from exports.datasets.sensitive import is_sensitive_name
+from exports.i18n import later
 
 # options["values"] = "display": the columns as the admin shows them; absent: raw values.
 VALUES_OPTION = "values"
@@ -234,7 +236,7 @@ def why_not(user, name: str, context: Context = None, captured: str | None = Non
     captured; here only the user's own permissions are checked again.
     Raises UnknownDataset for a name that is neither declared nor an exporting ModelAdmin."""
     if not may_export(user):
-        return "You do not have permission to export data."
+        return _("You do not have permission to export data.")
     if name.startswith(ADMIN_PREFIX):
         model_admin = model_admin_for(name, context)
         if captured is None:
@@ -242,15 +244,15 @@ def why_not(user, name: str, context: Context = None, captured: str | None = Non
             with replaying(f"{type(model_admin).__name__}.has_export_permission()"):
                 allowed = model_admin.has_export_permission(request)
             if not allowed:
-                return f"You do not have permission to export {name.removeprefix(ADMIN_PREFIX)}."
+                text = _("You do not have permission to export %(dataset)s.")
+                return later(text, dataset=name.removeprefix(ADMIN_PREFIX))
         dataset: Dataset = changelist_dataset(name, user, "", context, captured)
     else:
         dataset = get_dataset(name)
     missing = [p for p in dataset.required_permissions() if not user.has_perm(p)]
     if missing:
-        return (
-            f"You do not have permission to export {dataset.title}: it needs {', '.join(missing)}."
-        )
+        text = _("You do not have permission to export %(dataset)s: it needs %(permissions)s.")
+        return later(text, dataset=dataset.title, permissions=", ".join(missing))
     return ""
 
 
@@ -292,7 +294,7 @@ def dataset_for(
         if display:
             dataset = as_displayed(dataset)
     elif display:
-        raise ConditionError("Only an admin changelist can be exported as the admin shows it.")
+        raise ConditionError(_("Only an admin changelist can be exported as the admin shows it."))
     else:
         dataset = get_dataset(name)
     return only_columns(dataset, columns) if columns else dataset
@@ -302,5 +304,6 @@ def only_columns(dataset: Dataset, names: list[str]) -> Dataset:
     by_name = {c.name: c for c in dataset.columns}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise ConditionError(f"Unknown column {unknown[0]!r} for dataset {dataset.name!r}.")
+        text = _("Unknown column %(column)s for dataset %(dataset)s.")
+        raise ConditionError(later(text, column=repr(unknown[0]), dataset=repr(dataset.name)))
     return dataclasses.replace(dataset, columns=tuple(by_name[n] for n in names))

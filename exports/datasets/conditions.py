@@ -25,8 +25,10 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from exports.clock import stored
+from exports.i18n import later
 
 COMPARISONS = {"eq": "exact", "gt": "gt", "ge": "gte", "lt": "lt", "le": "lte", "in": "in"}
 OPERATORS = sorted([*COMPARISONS, "not", "like"])
@@ -49,16 +51,16 @@ def to_q(conditions: Any, fields: Mapping[str, str]) -> Q:
         return Q()
     if isinstance(conditions, list):
         if not conditions:
-            raise ConditionError("An OR list of conditions must not be empty.")
+            raise ConditionError(_("An OR list of conditions must not be empty."))
         q = Q()
         for branch in conditions:
             if not isinstance(branch, dict):
-                raise ConditionError("Each item of an OR list must be an object.")
+                raise ConditionError(_("Each item of an OR list must be an object."))
             q |= _and(branch, fields)
         return q
     if isinstance(conditions, dict):
         return _and(conditions, fields)
-    raise ConditionError("Conditions must be an object or a list of objects.")
+    raise ConditionError(_("Conditions must be an object or a list of objects."))
 
 
 def check_depth(conditions: Any) -> None:
@@ -70,7 +72,8 @@ def check_depth(conditions: Any) -> None:
         if not containers:
             return
         if depth == MAX_DEPTH:
-            raise ConditionError(f"Conditions may be nested at most {MAX_DEPTH} levels deep.")
+            text = _("Conditions may be nested at most %(depth)s levels deep.")
+            raise ConditionError(later(text, depth=MAX_DEPTH))
         level = [c for v in containers for c in (v.values() if isinstance(v, dict) else v)]
 
 
@@ -78,7 +81,7 @@ def day_problem(day: date) -> str:
     """Why a filter may not name `day`, or ''."""
     if FIRST_DAY <= day <= LAST_DAY:
         return ""
-    return f"days run from {FIRST_DAY} to {LAST_DAY}"
+    return later(_("days run from %(first)s to %(last)s"), first=FIRST_DAY, last=LAST_DAY)
 
 
 def date_time_problem(value: datetime) -> str:
@@ -86,22 +89,24 @@ def date_time_problem(value: datetime) -> str:
     15:59; converting to UTC or the site's zone overflows at the ends of the calendar)."""
     offset = value.utcoffset()
     if offset is not None and abs(offset) > MAX_OFFSET:
-        return "its UTC offset is beyond ±14:00, farther than any time zone"
+        return _("its UTC offset is beyond ±14:00, farther than any time zone")
     try:
         day = (value.astimezone(UTC) if offset is not None else value).date()
     except OverflowError:
         day = date.max
     if FIRST_DAY <= day <= LAST_DAY + timedelta(days=1):  # up to the end of the last day
         return ""
-    return f"times run from {FIRST_DAY} to the end of {LAST_DAY}"
+    text = _("times run from %(first)s to the end of %(last)s")
+    return later(text, first=FIRST_DAY, last=LAST_DAY)
 
 
 def _and(conditions: dict[str, Any], fields: Mapping[str, str]) -> Q:
     q = Q()
     for name, value in conditions.items():
         if name not in fields:
-            allowed = ", ".join(sorted(fields)) or "none"
-            raise ConditionError(f"Unknown filter field {name!r}; allowed: {allowed}.")
+            allowed = ", ".join(sorted(fields)) or _("none")
+            text = _("Unknown filter field %(name)s; allowed: %(allowed)s.")
+            raise ConditionError(later(text, name=repr(name), allowed=allowed))
         q &= _field(fields[name], name, value)
     return q
 
@@ -112,21 +117,24 @@ def _field(path: str, name: str, value: Any) -> Q:
     if not isinstance(value, dict):
         return Q(**{f"{path}__isnull": True}) if value is None else Q(**{path: _value(name, value)})
     if not value:
-        raise ConditionError(f"Filter {name!r} has an empty set of operators.")
+        text = _("Filter %(name)s has an empty set of operators.")
+        raise ConditionError(later(text, name=repr(name)))
     q = Q()
     for op, operand in value.items():
         if op in COMPARISONS:
             if op == "in" and not isinstance(operand, list):
-                raise ConditionError(f"Filter {name!r}: 'in' needs a list.")
+                raise ConditionError(
+                    later(_("Filter %(name)s: 'in' needs a list."), name=repr(name))
+                )
             q &= Q(**{f"{path}__{COMPARISONS[op]}": _values(name, operand)})
         elif op == "not":
             q &= ~_field(path, name, operand)
         elif op == "like":
             q &= _like(path, name, operand)
         else:
-            raise ConditionError(
-                f"Unknown operator {op!r} on filter {name!r}; allowed: {', '.join(OPERATORS)}."
-            )
+            text = _("Unknown operator %(op)s on filter %(name)s; allowed: %(allowed)s.")
+            allowed = ", ".join(OPERATORS)
+            raise ConditionError(later(text, op=repr(op), name=repr(name), allowed=allowed))
     return q
 
 
@@ -139,7 +147,8 @@ def _value(name: str, value: Any) -> Any:
     (before, these failed in the database, or in Python past any check: a 500)."""
     if isinstance(value, float) and not math.isfinite(value):
         # json.loads reads NaN, Infinity and 1e400 (as inf): no column holds them.
-        raise ConditionError(f"Filter {name!r}: {value} is not a finite number.")
+        text = _("Filter %(name)s: %(value)s is not a finite number.")
+        raise ConditionError(later(text, name=repr(name), value=value))
     if not isinstance(value, str):
         return value
     _check_text(name, value)
@@ -148,7 +157,8 @@ def _value(name: str, value: Any) -> Any:
         return value
     problem = date_time_problem(moment)
     if problem:
-        raise ConditionError(f"Filter {name!r}: {value!r} cannot be used: {problem}.")
+        text = _("Filter %(name)s: %(value)s cannot be used: %(problem)s.")
+        raise ConditionError(later(text, name=repr(name), value=repr(value), problem=problem))
     return value if settings.USE_TZ else stored(moment).isoformat()
 
 
@@ -157,9 +167,11 @@ def _check_text(name: str, text: str) -> None:
     try:
         text.encode()
     except UnicodeEncodeError:
-        raise ConditionError(f"Filter {name!r}: the text holds a lone surrogate.") from None
+        text = _("Filter %(name)s: the text holds a lone surrogate.")
+        raise ConditionError(later(text, name=repr(name))) from None
     if "\x00" in text:
-        raise ConditionError(f"Filter {name!r}: the text holds a NUL character.")
+        text = _("Filter %(name)s: the text holds a NUL character.")
+        raise ConditionError(later(text, name=repr(name)))
 
 
 def _date_time(text: str) -> datetime | None:
@@ -173,7 +185,8 @@ def _date_time(text: str) -> datetime | None:
 
 def _like(path: str, name: str, pattern: Any) -> Q:
     if not isinstance(pattern, str):
-        raise ConditionError(f"Filter {name!r}: 'like' needs a string pattern.")
+        text = _("Filter %(name)s: 'like' needs a string pattern.")
+        raise ConditionError(later(text, name=repr(name)))
     _check_text(name, pattern)
     inner = pattern.strip("%")
     if "%" not in inner and "_" not in inner:

@@ -29,10 +29,12 @@ from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.utils.safestring import SafeData
 from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy
 
 from exports.datasets.base import Column, kind_of
 from exports.datasets.conditions import ConditionError
 from exports.datasets.instances import instances
+from exports.i18n import later
 
 Cell = Callable[[models.Model], Any]
 CHECKBOX = "action_checkbox"  # the changelist's own column, never data
@@ -177,10 +179,11 @@ def guarded(read: Cell, obj: models.Model, name: str = "") -> Any:
     except ObjectDoesNotExist:
         return None
     except Exception as exc:
-        raise ConditionError(
-            f"Column “{name}” could not be read ({type(exc).__name__}: {exc}). If it needs "
-            "the live page, export it immediately or choose raw values."
-        ) from exc
+        text = gettext_lazy(
+            "Column “%(column)s” could not be read (%(kind)s: %(error)s). If it needs the "
+            "live page, export it immediately or choose raw values."
+        )
+        raise ConditionError(later(text, column=name, kind=type(exc).__name__, error=exc)) from exc
 
 
 def cell(model_admin: Any, item: Any) -> Cell:

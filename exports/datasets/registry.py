@@ -12,6 +12,10 @@ does for `admin.py`), read by the admin, the commands and the worker.
 
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext_lazy as _
+
+from exports.i18n import later
+
 if TYPE_CHECKING:
     from exports.datasets.base import Dataset
 
@@ -47,7 +51,7 @@ class DatasetRegistry:
         try:
             dataset = self._registry[name]
         except (KeyError, TypeError):
-            raise UnknownDataset(f"Unknown dataset {name!r}.") from None
+            raise UnknownDataset(later(_("Unknown dataset %(name)s."), name=repr(name))) from None
         if not dataset.completed:
             dataset = self._registry[name] = dataset.complete()
         return dataset

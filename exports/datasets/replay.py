@@ -22,10 +22,12 @@ from django.db import models
 from django.http import HttpRequest, QueryDict
 from django.urls import get_resolver
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from exports.conf import app_settings
 from exports.datasets.conditions import ConditionError
 from exports.datasets.registry import UnknownDataset
+from exports.i18n import later
 
 ADMIN_PREFIX = "admin:"
 DEFAULT_SITE = "admin"
@@ -93,8 +95,9 @@ def from_json(name: str, stored: Mapping[str, Any]) -> Any:
     try:
         return apps.get_model(stored["model"])._default_manager.get(pk=stored["pk"])
     except (LookupError, ValueError, ObjectDoesNotExist):
+        text = _("The request's %(name)s (%(model)s %(pk)s) no longer exists.")
         raise ConditionError(
-            f"The request's {name} ({stored['model']} {stored['pk']}) no longer exists."
+            later(text, name=name, model=stored["model"], pk=stored["pk"])
         ) from None
 
 
@@ -132,15 +135,18 @@ def replaying(what: str) -> Iterator[None]:
     try:
         yield
     except (IncorrectLookupParameters, SuspiciousOperation) as exc:
-        raise ConditionError(f"The admin refused these filters: {exc}") from exc
+        raise ConditionError(
+            later(_("The admin refused these filters: %(error)s"), error=exc)
+        ) from exc
     except (ConditionError, PermissionDenied):
         raise
     except Exception as exc:
-        raise ConditionError(
-            f"{what} failed on a replayed request ({type(exc).__name__}: {exc}). This run has "
-            "no live page to capture (a schedule, Run again, a saved export or the API); "
-            "set EXPORTS_PREPARE_REQUEST to give the request what the admin code needs."
-        ) from exc
+        text = _(
+            "%(code)s failed on a replayed request (%(kind)s: %(error)s). This run has no "
+            "live page to capture (a schedule, Run again, a saved export or the API); set "
+            "EXPORTS_PREPARE_REQUEST to give the request what the admin code needs."
+        )
+        raise ConditionError(later(text, code=what, kind=type(exc).__name__, error=exc)) from exc
 
 
 def site_named(name: str):
@@ -165,7 +171,7 @@ def model_admin_for(name: str, context: Context = None):
             get_resolver().url_patterns  # noqa: B018
             model_admin = exporting_admin(label, context)
     except (LookupError, ValueError):
-        raise UnknownDataset(f"Unknown dataset {name!r}.") from None
+        raise UnknownDataset(later(_("Unknown dataset %(name)s."), name=repr(name))) from None
     if model_admin is None:
-        raise UnknownDataset(f"Unknown dataset {name!r}.")
+        raise UnknownDataset(later(_("Unknown dataset %(name)s."), name=repr(name)))
     return model_admin

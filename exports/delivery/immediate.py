@@ -16,6 +16,7 @@ from typing import BinaryIO
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import override
 
 from exports import engine
 from exports.conf import app_settings
@@ -63,10 +64,11 @@ def spool(audit: ExportAudit, dataset: Dataset, tmp: BinaryIO) -> Result:
             max_rows=engine.row_cap(immediate=True),
         )
     except ExportCancelled:
-        raise ImmediateFailed("The export was cancelled.") from None
+        raise ImmediateFailed(_("The export was cancelled.")) from None
     except BaseException as exc:
+        with override(None):  # the log in English, the audit row and the page in the user's
+            log.warning("immediate export %s failed: %s", audit.pk, reason_for(exc))
         reason = reason_for(exc)
-        log.warning("immediate export %s failed: %s", audit.pk, reason)
         finish(audit.pk, status=ExportStatus.FAILED, error=reason[:2000], bytes=tmp.tell())
         if not isinstance(exc, Exception):
             raise

@@ -2,7 +2,10 @@
 
 from importlib import import_module
 
+from django.utils.translation import gettext_lazy
+
 from exports.formats.base import Options, Table, Writer
+from exports.i18n import later
 
 WRITERS: dict[str, tuple[str, str]] = {
     "csv": ("CSV", "exports.formats.csv.CsvWriter"),
@@ -32,14 +35,17 @@ def get_writer(fmt: str) -> type[Writer]:
     try:
         _, dotted = WRITERS[fmt]
     except KeyError:
-        raise UnknownFormat(f"Unknown format {fmt!r}.") from None
+        raise UnknownFormat(
+            later(gettext_lazy("Unknown format %(name)s."), name=repr(fmt))
+        ) from None
     module_name, class_name = dotted.rsplit(".", 1)
     try:
         module = import_module(module_name)
     except ImportError as exc:
-        raise MissingDependency(
-            f"The {fmt} format needs the Python package {exc.name!r}, which is not installed."
-        ) from exc
+        text = gettext_lazy(
+            "The %(format)s format needs the Python package %(package)s, which is not installed."
+        )
+        raise MissingDependency(later(text, format=fmt, package=repr(exc.name))) from exc
     return getattr(module, class_name)
 
 

@@ -9,6 +9,10 @@ a schedule needs, and the design keeps the dependency list short.
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils.translation import gettext_lazy
+
+from exports.i18n import later
+
 MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 ALIASES = {
@@ -21,12 +25,12 @@ ALIASES = {
     "@annually": "0 0 1 1 *",
 }
 # (name, lowest, highest, names that stand for numbers starting at `lowest`)
-FIELDS = [
-    ("minute", 0, 59, []),
-    ("hour", 0, 23, []),
-    ("day of month", 1, 31, []),
-    ("month", 1, 12, MONTHS),
-    ("day of week", 0, 7, DAYS),
+FIELDS = [  # the names only ever go into messages
+    (gettext_lazy("minute"), 0, 59, []),
+    (gettext_lazy("hour"), 0, 23, []),
+    (gettext_lazy("day of month"), 1, 31, []),
+    (gettext_lazy("month"), 1, 12, MONTHS),
+    (gettext_lazy("day of week"), 0, 7, DAYS),
 ]
 
 
@@ -58,10 +62,11 @@ def parse(expression: str) -> Cron:
     text = ALIASES.get(expression.strip().lower(), expression)
     parts = text.split()
     if len(parts) != 5:
-        raise CronError(
-            f"A cron expression has 5 fields (minute hour day-of-month month day-of-week); "
-            f"{expression!r} has {len(parts)}."
+        text = gettext_lazy(
+            "A cron expression has 5 fields (minute hour day-of-month month day-of-week); "
+            "%(expression)s has %(count)s."
         )
+        raise CronError(later(text, expression=repr(expression), count=len(parts)))
     values = [parse_field(part, *spec) for part, spec in zip(parts, FIELDS, strict=True)]
     minutes, hours, days, months, weekdays = values
     return Cron(
@@ -86,14 +91,16 @@ def parse_item(item: str, name: str, low: int, high: int, names: list[str]) -> s
     spec, _, step_text = item.partition("/")
     step = number(step_text, name) if step_text else 1
     if step < 1:
-        raise CronError(f"The step in the {name} field must be at least 1, not {step}.")
+        text = gettext_lazy("The step in the %(field)s field must be at least 1, not %(step)s.")
+        raise CronError(later(text, field=name, step=step))
     if spec in ("*", "?"):
         first, last = low, high
     elif "-" in spec:
         start, _, end = spec.partition("-")
         first, last = value(start, name, low, high, names), value(end, name, low, high, names)
         if first > last:
-            raise CronError(f"The range {spec!r} in the {name} field runs backwards.")
+            text = gettext_lazy("The range %(range)s in the %(field)s field runs backwards.")
+            raise CronError(later(text, range=repr(spec), field=name))
     else:
         first = value(spec, name, low, high, names)
         last = high if step_text else first
@@ -105,12 +112,14 @@ def value(text: str, name: str, low: int, high: int, names: list[str]) -> int:
         return low + names.index(text)
     found = number(text, name)
     if not low <= found <= high:
-        raise CronError(f"{found} is outside the {name} field's {low}-{high}.")
+        text = gettext_lazy("%(value)s is outside the %(field)s field's %(low)s-%(high)s.")
+        raise CronError(later(text, value=found, field=name, low=low, high=high))
     return found
 
 
 def number(text: str, name: str) -> int:
     """ASCII digits only: str.isdigit() also accepts "²", which int() then refuses."""
     if not (text.isascii() and text.isdigit()):
-        raise CronError(f"{text!r} is not a number or a name in the {name} field.")
+        message = gettext_lazy("%(text)s is not a number or a name in the %(field)s field.")
+        raise CronError(later(message, text=repr(text), field=name))
     return int(text)

@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from exports.conf import app_settings
 from exports.db import write_atomic
+from exports.i18n import speaking
 from exports.models import ExportSchedule, RunStatus, ScheduleRun, Trigger
 from exports.scheduling.cron import CronError
 from exports.scheduling.runs import start_run
@@ -44,7 +46,9 @@ def claim_one(now: datetime):
         following = upcoming(schedule, max(now, due_at + min_gap() - timedelta(microseconds=1)))
         moved = {"next_run_at": following}
         if following is None:
-            moved.update(paused=True, paused_reason="Its timing matches no time in the future.")
+            with speaking(schedule.saved_export.options):
+                reason = _("Its timing matches no time in the future.")
+            moved.update(paused=True, paused_reason=reason)
         won = ExportSchedule.objects.filter(
             pk=schedule.pk, next_run_at=due_at, paused=False
         ).update(**moved)
@@ -55,13 +59,15 @@ def claim_one(now: datetime):
                 return start_run(schedule, Trigger.SCHEDULE, due_at=due_at)
         except Exception as exc:  # a bug must not stop the other schedules from running
             log.exception("schedule %s: the run could not start", schedule.pk)
+            with speaking(schedule.saved_export.options):
+                message = _("The run could not start: %(error)s") % {"error": exc}
             return ScheduleRun.objects.create(
                 schedule=schedule,
                 trigger=Trigger.SCHEDULE,
                 due_at=due_at,
                 status=RunStatus.FAILED,
                 finished_at=timezone.now(),
-                message=f"The run could not start: {exc}",
+                message=message,
             )
 
 
@@ -93,6 +99,6 @@ def resume(schedule: ExportSchedule) -> None:
 
 def pause_by_owner(schedule: ExportSchedule, who) -> None:
     schedule.paused = True
-    schedule.paused_reason = f"Paused by {who.get_username()}."
+    schedule.paused_reason = _("Paused by %(user)s.") % {"user": who.get_username()}
     schedule.next_run_at = None
     schedule.save(update_fields=["paused", "paused_reason", "next_run_at"])

@@ -19,11 +19,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from exports.conf import app_settings
 
 SEND_TO_ANYONE = "exports.send_to_anyone"
-NOT_ADDRESSABLE = (
+NOT_ADDRESSABLE = gettext_lazy(
     "Not someone the schedule's owner may send files to: only members of the owner's groups "
     "(or anyone, for holders of “Can send scheduled exports to anyone”)."
 )
@@ -62,13 +64,13 @@ def domain_allowed(address: str) -> bool:
 def refusal(address: str) -> str:
     allowed = allowed_domains()
     if not allowed:
-        return (
-            f"{address} is an outside address, and this site sends files to no outside "
+        text = _(
+            "%(address)s is an outside address, and this site sends files to no outside "
             "domain (EXPORTS_ALLOWED_EMAIL_DOMAINS is empty). Add a user or a group instead."
         )
-    return (
-        f"{address} is not in a domain this site may send files to; allowed: {', '.join(allowed)}."
-    )
+        return text % {"address": address}
+    text = _("%(address)s is not in a domain this site may send files to; allowed: %(allowed)s.")
+    return text % {"address": address, "allowed": ", ".join(allowed)}
 
 
 def addressable_users(owner) -> QuerySet:
@@ -103,7 +105,7 @@ def validate_recipient(recipient) -> None:
     address only in an allowed domain."""
     given = [bool(recipient.user_id), bool(recipient.group_id), bool(recipient.email)]
     if sum(given) != 1:
-        raise ValidationError("Choose exactly one of a user, a group or an e-mail address.")
+        raise ValidationError(_("Choose exactly one of a user, a group or an e-mail address."))
     owner = owner_of(recipient)
     if owner is not None:
         check_addressable(owner, recipient)
@@ -117,7 +119,7 @@ def check_addressable(owner, recipient) -> None:
     groups = addressable_groups(owner)
     if recipient.group_id and not groups.filter(pk=recipient.group_id).exists():
         raise ValidationError(
-            {"group": "The schedule's owner may send files only to groups they belong to."}
+            {"group": _("The schedule's owner may send files only to groups they belong to.")}
         )
 
 
@@ -127,11 +129,12 @@ def too_many(owner, recipients: Iterable) -> str:
     most = app_settings.SCHEDULE_MAX_RECIPIENTS
     if count <= most:
         return ""
-    return (
-        f"These recipients are {count} people and addresses once groups are counted by their "
-        f"members; a schedule may deliver to at most {most} besides its owner "
+    text = _(
+        "These recipients are %(count)s people and addresses once groups are counted by their "
+        "members; a schedule may deliver to at most %(most)s besides its owner "
         "(EXPORTS_SCHEDULE_MAX_RECIPIENTS)."
     )
+    return text % {"count": count, "most": most}
 
 
 def targets(schedule) -> list[Target]:

@@ -18,6 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from exports.conf import app_settings
 from exports.datasets.base import get_dataset
@@ -27,6 +29,7 @@ from exports.db import write_atomic
 from exports.delivery.purge import delete_stored
 from exports.engine import row_cap
 from exports.formats import MissingDependency
+from exports.i18n import speaking
 from exports.jobs.accept import display_name, enqueue, validate
 from exports.jobs.quotas import refuse_if_full
 from exports.models import (
@@ -86,18 +89,26 @@ def owner_problem(schedule: ExportSchedule) -> str | None:
     """Why the schedule may not run for its owner now, or None."""
     owner, saved = schedule.owner, schedule.saved_export
     if not owner.is_active:
-        return f"The owner's account ({owner.get_username()}) is deactivated."
+        text = _("The owner's account (%(owner)s) is deactivated.")
+        return text % {"owner": owner.get_username()}
     try:
         allowed = may_export(owner, saved.dataset, saved.filters.get("request"))
     except ConditionError:
         return None  # no answer about permissions: the owner's delivery fails with the reason
     if not allowed:
-        return f"{owner.get_username()} may no longer export {readable(saved.dataset)}."
+        text = _("%(owner)s may no longer export %(dataset)s.")
+        return text % {"owner": owner.get_username(), "dataset": readable(saved.dataset)}
     return None
 
 
 def start_run(schedule: ExportSchedule, trigger: str, due_at=None) -> ScheduleRun:
-    """Call inside a transaction: with the ORM broker the jobs commit with the run."""
+    """Call inside a transaction: with the ORM broker the jobs commit with the run. What the
+    run stores for its owner to read (reasons, the summary) is in the saved export's language."""
+    with speaking(schedule.saved_export.options):
+        return begin_run(schedule, trigger, due_at)
+
+
+def begin_run(schedule: ExportSchedule, trigger: str, due_at=None) -> ScheduleRun:
     now = timezone.now()
     run = ScheduleRun.objects.create(schedule=schedule, trigger=trigger, due_at=due_at)
     ExportSchedule.objects.filter(pk=schedule.pk).update(last_run_at=now)
@@ -111,9 +122,11 @@ def start_run(schedule: ExportSchedule, trigger: str, due_at=None) -> ScheduleRu
     most = app_settings.SCHEDULE_MAX_RECIPIENTS
     for number, target in enumerate(targets(schedule)):
         if number > most:  # the owner is number 0; a group may have grown since it was saved
-            over = (
-                f"Over the {most} recipients a schedule may have (EXPORTS_SCHEDULE_MAX_RECIPIENTS)."
+            text = _(
+                "Over the %(most)s recipients a schedule may have "
+                "(EXPORTS_SCHEDULE_MAX_RECIPIENTS)."
             )
+            over = text % {"most": most}
             finish(new_delivery(run, schedule, target), DeliveryStatus.SKIPPED, over)
         else:
             start_delivery(run, schedule, target)
@@ -165,7 +178,7 @@ def prepare(delivery, run, schedule, target: Target, exporter, filters: dict) ->
     if chosen is None:
         return delivery
     if chosen == 0 and schedule.skips_empty:
-        empty = "No new rows for this recipient." if schedule.incremental else "No rows."
+        empty = _("No new rows for this recipient.") if schedule.incremental else _("No rows.")
         return finish(delivery, DeliveryStatus.EMPTY, empty)
     queue_delivery(delivery, run, schedule, exporter, filters, options)
     return delivery
@@ -177,15 +190,16 @@ def check_recipient(schedule: ExportSchedule, user, context) -> None:
     if user.pk != owner.pk and not may_address(owner, user):
         raise Skipped(NOT_ADDRESSABLE)
     if not may_export(user, dataset, context):
-        raise Skipped(f"May not export {readable(dataset)}.")
+        raise Skipped(_("May not export %(dataset)s.") % {"dataset": readable(dataset)})
 
 
 def needs_the_owners(missing: list[str], reason: str) -> str:
-    return (
+    text = _(
         "This changelist's admin cannot list rows without what the owner's request carried "
-        f"({', '.join(missing)}), and one person's request is never replayed for another; the "
-        f"host's EXPORTS_PREPARE_REQUEST can give each person their own. {reason}"
+        "(%(missing)s), and one person's request is never replayed for another; the host's "
+        "EXPORTS_PREPARE_REQUEST can give each person their own. %(reason)s"
     )
+    return text % {"missing": ", ".join(missing), "reason": reason}
 
 
 def choose_rows(schedule, target: Target, delivery: DeliveryLog, dataset, filters) -> int | None:
@@ -197,7 +211,7 @@ def choose_rows(schedule, target: Target, delivery: DeliveryLog, dataset, filter
             run__schedule=schedule, recipient=target.key, status=DeliveryStatus.EXPORTING
         ).exclude(pk=delivery.pk)
         if earlier.exists():
-            reason = (
+            reason = _(
                 "An earlier delivery to this recipient is still on its way; its rows and any "
                 "new ones go out with the next run."
             )
@@ -215,13 +229,17 @@ def check_limits(exporter, owner) -> None:
     get_user_model().objects.select_for_update().filter(pk=exporter.pk).exists()
     most = app_settings.MAX_PENDING_PER_USER
     if ExportAudit.objects.filter(requested_by=exporter, status__in=PENDING).count() >= most:
-        raise Skipped(
-            f"At the limit of {most} exports queued or running per person "
-            "(EXPORTS_MAX_PENDING_PER_USER)."
+        text = ngettext(
+            "At the limit of %(most)s export queued or running per person "
+            "(EXPORTS_MAX_PENDING_PER_USER).",
+            "At the limit of %(most)s exports queued or running per person "
+            "(EXPORTS_MAX_PENDING_PER_USER).",
+            most,
         )
+        raise Skipped(text % {"most": most})
     full = refuse_if_full(exporter)
     if full:
-        raise Skipped(full if exporter.pk == owner.pk else "Their storage quota is full.")
+        raise Skipped(full if exporter.pk == owner.pk else _("Their storage quota is full."))
 
 
 def queue_delivery(delivery, run, schedule, exporter, filters: dict, options: dict) -> ExportAudit:
@@ -282,8 +300,9 @@ def settle(delivery_id: int) -> DeliveryLog | None:
         )
         if delivery is None or (delivery.audit is not None and delivery.audit.is_pending):
             return None
-        deliver(delivery)
-        close_if_done(run_id)
+        with speaking(delivery.run.schedule.saved_export.options):  # what the owner reads
+            deliver(delivery)
+            close_if_done(run_id)
     if delivery.status == DeliveryStatus.SENT:
         announce(
             export_delivered,
@@ -300,7 +319,7 @@ def deliver(delivery: DeliveryLog) -> None:
     reason = export_problem(audit)
     file = None if reason else DownloadFile.objects.filter(audit=audit).first()
     if file is None and not reason:
-        reason = "The file was deleted before it could be sent."
+        reason = _("The file was deleted before it could be sent.")
     if not reason:
         reason = send(delivery, file)
     if delivery.email and file is not None:
@@ -336,9 +355,12 @@ def discard(file: DownloadFile) -> None:
 
 def export_problem(audit: ExportAudit | None) -> str:
     if audit is None:
-        return "The export's audit row is gone."
+        return _("The export's audit row is gone.")
     if audit.status != ExportStatus.COMPLETED:
-        return f"The export was {audit.get_status_display().lower()}: {audit.error}".rstrip(": ")
+        status = audit.get_status_display().lower()
+        if not audit.error:
+            return _("The export was %(status)s") % {"status": status}
+        return _("The export was %(status)s: %(error)s") % {"status": status, "error": audit.error}
     return ""
 
 
@@ -354,7 +376,7 @@ def send(delivery: DeliveryLog, file: DownloadFile) -> str:
         return str(exc)
     except Exception as exc:  # SMTP refused, timed out, connection reset...
         log.warning("delivery %s: e-mail not sent: %s", delivery.pk, exc)
-        return f"E-mail not sent: {exc}"
+        return _("E-mail not sent: %(reason)s") % {"reason": exc}
     return ""
 
 
@@ -387,10 +409,12 @@ def summary(deliveries: list[DeliveryLog]) -> str:
     """What the owner reads: counts by status, why each delivery failed, and how many people
     were skipped for which reason, never who (it would tell the owner about their rights)."""
     counts = Counter(d.get_status_display().lower() for d in deliveries)
-    head = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no recipients"
+    head = ", ".join(f"{n} {status}" for status, n in counts.items()) or _("no recipients")
     failed = [f"{d.to}: {d.error}" for d in deliveries if d.status == DeliveryStatus.FAILED]
     skipped = Counter(d.error for d in deliveries if d.status == DeliveryStatus.SKIPPED)
-    return "; ".join([head, *failed, *(f"{n} skipped: {why}" for why, n in skipped.items())])
+    text = _("%(count)s skipped: %(reason)s")
+    skips = [text % {"count": n, "reason": why} for why, n in skipped.items()]
+    return "; ".join([head, *failed, *skips])
 
 
 def close_run(run: ScheduleRun, status: str, message: str) -> None:
@@ -407,7 +431,8 @@ def close_run(run: ScheduleRun, status: str, message: str) -> None:
     schedule = schedules.select_related("saved_export__owner").get()
     most = app_settings.SCHEDULE_MAX_FAILURES
     if schedule.failures_in_row >= most and not schedule.paused:
-        pause(schedule, f"{schedule.failures_in_row} runs in a row failed. The last: {message}")
+        text = _("%(count)s runs in a row failed. The last: %(message)s")
+        pause(schedule, text % {"count": schedule.failures_in_row, "message": message})
 
 
 def pause(schedule: ExportSchedule, reason: str) -> None:

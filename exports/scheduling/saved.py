@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from exports.datasets import capture
 from exports.jobs.accept import Accepted, queue_export, validate
@@ -21,8 +22,10 @@ def refuse_ids(filters: dict[str, Any]) -> None:
     conditions = filters.get("conditions")
     if isinstance(conditions, dict) and isinstance(conditions.get("id"), list):
         raise NotSavable(
-            "A saved export keeps filters, never a list of selected rows: use “Select all” "
-            "on the changelist (the current filters and search are saved), then save."
+            _(
+                "A saved export keeps filters, never a list of selected rows: use “Select all” "
+                "on the changelist (the current filters and search are saved), then save."
+            )
         )
 
 
@@ -32,7 +35,7 @@ def save_definition(
     """Checked as an export would be (the owner may export it, the filters are valid)."""
     name = name.strip()
     if not name:
-        raise NotSavable("Give the saved export a name.")
+        raise NotSavable(_("Give the saved export a name."))
     refuse_ids(filters)
     filters = capture.replayable(filters)
     validate(owner, dataset, fmt, filters, options)
@@ -49,7 +52,7 @@ def run_saved(user, saved: SavedExport, request: HttpRequest | None = None) -> A
     """`request`: the one `user` clicked Run now on; anyone but the author runs in its context.
     Raises PermissionDenied, LookupError, ConditionError, ExportRefused."""
     if not may_run(user, saved):
-        raise PermissionDenied("This saved export is neither yours nor shared with you.")
+        raise PermissionDenied(_("This saved export is neither yours nor shared with you."))
     return queue_export(
         user,
         saved.dataset,
@@ -65,7 +68,7 @@ def run_saved(user, saved: SavedExport, request: HttpRequest | None = None) -> A
 def run_again(user, audit: ExportAudit) -> Accepted:
     """An earlier export of this user's, with the same definition, as a background export."""
     if audit.requested_by_id != user.pk:
-        raise PermissionDenied("Only the person who asked for an export can run it again.")
+        raise PermissionDenied(_("Only the person who asked for an export can run it again."))
     return queue_export(
         user,
         audit.dataset,

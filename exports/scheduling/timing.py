@@ -14,6 +14,8 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from exports.clock import aware, stored
 from exports.scheduling.cron import Cron, CronError, parse
@@ -115,18 +117,21 @@ class Timing:
 
     def describe(self) -> str:
         """What people read on My downloads and in the admin."""
+        values = {"count": self.every, "time": f"{self.at_time:%H:%M}"}
+        if self.kind == "interval" and self.unit == "hours":
+            return ngettext("every hour", "every %(count)s hours", self.every) % values
         if self.kind == "interval":
-            unit = self.unit[:-1] if self.every == 1 else self.unit
-            count = "" if self.every == 1 else f"{self.every} "
-            when = "" if self.unit == "hours" else f" at {self.at_time:%H:%M}"
-            return f"every {count}{unit}{when}"
+            text = ngettext("every day at %(time)s", "every %(count)s days at %(time)s", self.every)
+            return text % values
         if self.kind == "weekly":
-            names = ", ".join(WEEKDAY_NAMES[d] for d in sorted(self.weekdays)) or "no day"
-            return f"weekly on {names} at {self.at_time:%H:%M}"
-        return f"cron {self.cron}"
+            days = ", ".join(str(WEEKDAY_NAMES[d]) for d in sorted(self.weekdays))
+            names = days or gettext("no day")
+            return gettext("weekly on %(days)s at %(time)s") % {**values, "days": names}
+        return gettext("cron %(expression)s") % {"expression": self.cron}
 
 
-WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+# Django's own abbreviations (Mon … Sun), translated by Django's catalogues.
+WEEKDAY_NAMES = [WEEKDAYS_ABBR[day] for day in range(7)]
 
 
 def first_after(after, zone, day_matches, clocks) -> datetime:
@@ -141,7 +146,9 @@ def first_after(after, zone, day_matches, clocks) -> datetime:
             when = at_wall_time(day, clock, zone)
             if when > after:
                 return when
-    raise CronError("This schedule never runs: no day in the next 28 years matches it.")
+    raise CronError(
+        gettext_lazy("This schedule never runs: no day in the next 28 years matches it.")
+    )
 
 
 def cron_clocks(cron: Cron) -> list[time_of_day]:

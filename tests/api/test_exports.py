@@ -32,7 +32,7 @@ def test_the_pending_limit_answers_409_like_the_web(api: Api, token, settings):
     assert api.call("POST", "exports/", token=token, json_body=EXPORT).status == 202
     other = {**EXPORT, "format": "csv"}
     reply = api.call("POST", "exports/", token=token, json_body=other)
-    assert reply.status == 409 and "already have 1 exports" in reply.json()["detail"]
+    assert reply.status == 409 and "already have 1 export queued" in reply.json()["detail"]
     assert audit_count() == 1
 
 
