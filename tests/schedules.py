@@ -11,8 +11,17 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from exports.jobs.runner import run
-from exports.models import DownloadFile, ExportSchedule, SavedExport, ScheduleRun
+from exports.models import (
+    DeliveryStatus,
+    DownloadFile,
+    ExportSchedule,
+    RunStatus,
+    SavedExport,
+    ScheduleRecipient,
+    ScheduleRun,
+)
 from exports.scheduling.runs import run_now
+from tests.conftest import make_user
 from tests.test_email import Inbox, free_port
 
 
@@ -35,6 +44,35 @@ def schedule_for(saved: SavedExport, **fields) -> ExportSchedule:
     fields.setdefault("next_run_at", timezone.now() - timedelta(minutes=1))
     fields.setdefault("starts_at", timezone.now() - timedelta(days=1))
     return ExportSchedule.objects.create(saved_export=saved, **fields)
+
+
+def shared_schedule() -> tuple:
+    """(owner, bob, schedule): an incremental schedule of the owner's saved export, due, that
+    bob (a colleague) receives too."""
+    owner = make_user("owner", staff=True, export=True)
+    bob = make_user("bob", export=True)
+    colleagues(owner, bob)
+    schedule = schedule_for(saved_export(owner), incremental=True)
+    ScheduleRecipient.objects.create(schedule=schedule, user=bob)
+    return owner, bob, schedule
+
+
+def finished_run(schedule: ExportSchedule) -> ScheduleRun | None:
+    return ScheduleRun.objects.filter(schedule=schedule).exclude(status="running").first()
+
+
+def assert_everyone_got_every_row(schedule_run: ScheduleRun, *users) -> list[int]:
+    """The run completed and each user's delivery holds every demo row in a file of their
+    own; those row ids."""
+    from project.demo.models import UserPoint
+
+    assert schedule_run.status == RunStatus.COMPLETED, schedule_run.message
+    every = list(UserPoint.objects.order_by("pk").values_list("pk", flat=True))
+    for user in users:
+        delivery = schedule_run.deliveries.get(user=user)
+        assert delivery.status == DeliveryStatus.SENT and delivery.rows == len(every)
+        assert ids_in(DownloadFile.objects.get(audit=delivery.audit, owner=user)) == every
+    return every
 
 
 def finish_exports(schedule_run: ScheduleRun) -> ScheduleRun:

@@ -38,6 +38,19 @@ def expected_rows(ids: list[int]) -> list[list[str]]:
     return rows
 
 
+def export_from_changelist(client, ids: list[int]):
+    """Export… of `ids` from the demo's changelist, as CSV in the background; the page it
+    leads to."""
+    response = client.post(
+        reverse("admin:demo_userpoint_changelist"),
+        {"action": "export_rows", "_selected_action": ids, "post": "yes", "format": "csv",
+         "delivery": "background", "columns": COLUMNS},
+        follow=True,
+    )  # fmt: skip
+    assert response.status_code == 200
+    return response
+
+
 def unneutralise(value: str) -> str:
     return value[1:] if value.startswith("'") else value
 
@@ -48,19 +61,7 @@ def test_admin_export_reaches_my_downloads_through_the_real_worker(
 ):
     ids = list(UserPoint.objects.order_by("pk").values_list("pk", flat=True)[:250])
     client.force_login(staff)
-    response = client.post(
-        reverse("admin:demo_userpoint_changelist"),
-        {
-            "action": "export_rows",
-            "_selected_action": ids,
-            "post": "yes",
-            "format": "csv",
-            "delivery": "background",
-            "columns": COLUMNS,
-        },
-        follow=True,
-    )
-    assert response.status_code == 200
+    response = export_from_changelist(client, ids)
     assert "My downloads" in response.content.decode()
     audit = ExportAudit.objects.get()
     assert audit.requested_by == staff

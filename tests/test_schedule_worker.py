@@ -11,10 +11,8 @@ from django_q.scheduler import scheduler
 
 from exportdesk_tools.processes import stop
 from exports.jobs.schedules import DUE_SCHEDULE, ensure_schedules
-from exports.models import DeliveryStatus, DownloadFile, RunStatus, ScheduleRecipient, ScheduleRun
-from project.demo.models import UserPoint
-from tests.conftest import make_user, spawn_qcluster, wait_for
-from tests.schedules import colleagues, ids_in, saved_export, schedule_for
+from tests.conftest import spawn_qcluster, wait_for
+from tests.schedules import assert_everyone_got_every_row, finished_run, shared_schedule
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -34,25 +32,12 @@ def worker(smtp_server, exports_root: Path, tmp_path: Path):
 def test_the_worker_runs_a_due_schedule_and_delivers_to_each_recipient(
     demo_data, smtp_server, worker
 ):
-    owner = make_user("owner", staff=True, export=True)
-    bob = make_user("bob", export=True)
-    colleagues(owner, bob)
-    schedule = schedule_for(saved_export(owner), incremental=True)
-    ScheduleRecipient.objects.create(schedule=schedule, user=bob)
+    owner, bob, schedule = shared_schedule()
     ensure_schedules()
     Schedule.objects.filter(name=DUE_SCHEDULE).update(next_run=timezone.now())
     scheduler(broker=get_broker())  # what each cluster does every 30 s
-
-    def finished() -> ScheduleRun | None:
-        return ScheduleRun.objects.filter(schedule=schedule).exclude(status="running").first()
-
-    run = wait_for(finished, timeout=120, what="the scheduled run to finish")
-    assert run.status == RunStatus.COMPLETED, run.message
-    every = list(UserPoint.objects.order_by("pk").values_list("pk", flat=True))
-    for user in (owner, bob):
-        delivery = run.deliveries.get(user=user)
-        assert delivery.status == DeliveryStatus.SENT and delivery.rows == len(every)
-        assert ids_in(DownloadFile.objects.get(audit=delivery.audit, owner=user)) == every
+    run = wait_for(lambda: finished_run(schedule), timeout=120, what="the scheduled run")
+    assert_everyone_got_every_row(run, owner, bob)
     schedule.refresh_from_db()
     assert schedule.next_run_at > timezone.now()
     received, _ = smtp_server

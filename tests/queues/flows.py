@@ -19,23 +19,27 @@ from exports.delivery.storage import exports_storage
 from exports.jobs.accept import queue_export
 from exports.models import (
     Delivery,
-    DeliveryStatus,
     DownloadFile,
     ExportAudit,
     ExportStatus,
-    RunStatus,
-    ScheduleRecipient,
-    ScheduleRun,
     SentRange,
 )
 from project.demo.models import UserPoint
 from project.demo.seed import top_up
-from tests.conftest import make_user, wait_for
+from tests.conftest import wait_for
 from tests.factories import finished_file
 from tests.queues.conftest import Queue
-from tests.schedules import colleagues, ids_in, saved_export, schedule_for
-from tests.test_flow import COLUMNS, expected_rows, unneutralise
+from tests.schedules import assert_everyone_got_every_row, finished_run, shared_schedule
+from tests.test_flow import expected_rows, export_from_changelist, unneutralise
 
+__all__ = [  # what each test module runs on its queue (`from tests.queues.flows import *`)
+    "pytestmark",
+    "test_an_admin_export_reaches_my_downloads_with_no_qcluster",
+    "test_an_export_delivered_by_e_mail_sends_its_link",
+    "test_the_clock_sends_a_due_schedule_and_the_purge_to_the_worker",
+    "test_a_cancelled_export_stops_and_its_queued_job_does_nothing",
+    "test_an_export_whose_worker_is_killed_finishes_once_on_another",
+]
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 ENDED = [ExportStatus.COMPLETED, ExportStatus.FAILED, ExportStatus.CANCELLED]
 
@@ -63,13 +67,7 @@ def test_an_admin_export_reaches_my_downloads_with_no_qcluster(queue: Queue, cli
     queue.start_worker()
     ids = list(UserPoint.objects.order_by("pk").values_list("pk", flat=True)[:250])
     client.force_login(staff)
-    response = client.post(
-        reverse("admin:demo_userpoint_changelist"),
-        {"action": "export_rows", "_selected_action": ids, "post": "yes", "format": "csv",
-         "delivery": "background", "columns": COLUMNS},
-        follow=True,
-    )  # fmt: skip
-    assert response.status_code == 200
+    export_from_changelist(client, ids)
     audit = ExportAudit.objects.get()
     done = wait_for(lambda: ended(audit), what="the worker to finish the export")
     assert done.status == ExportStatus.COMPLETED, done.error
@@ -102,27 +100,14 @@ def test_the_clock_sends_a_due_schedule_and_the_purge_to_the_worker(queue: Queue
     worker runs the due schedule's exports, logs what it sent, mails each recipient, and
     purges an expired file."""
     top_up(300)
-    owner = make_user("owner", staff=True, export=True)
-    bob = make_user("bob", export=True)
-    colleagues(owner, bob)
-    schedule = schedule_for(saved_export(owner), incremental=True)
-    ScheduleRecipient.objects.create(schedule=schedule, user=bob)
+    owner, bob, schedule = shared_schedule()
     expired = finished_file(owner, expires_in=timedelta(seconds=-1))
     queue.start_worker()
 
     out = queue.manage("exports_clock", "--once")
     assert f"exports_clock ({queue.name}): sent" in out and "run due export schedules" in out
-
-    def finished() -> ScheduleRun | None:
-        return ScheduleRun.objects.filter(schedule=schedule).exclude(status="running").first()
-
-    run = wait_for(finished, timeout=120, what="the scheduled run to finish")
-    assert run.status == RunStatus.COMPLETED, run.message
-    every = list(UserPoint.objects.order_by("pk").values_list("pk", flat=True))
-    for user in (owner, bob):
-        delivery = run.deliveries.get(user=user)
-        assert delivery.status == DeliveryStatus.SENT and delivery.rows == len(every)
-        assert ids_in(DownloadFile.objects.get(audit=delivery.audit, owner=user)) == every
+    run = wait_for(lambda: finished_run(schedule), timeout=120, what="the scheduled run")
+    every = assert_everyone_got_every_row(run, owner, bob)
     logged = SentRange.objects.values_list("lo", "hi")
     assert sorted({k for lo, hi in logged for k in range(lo, hi + 1)}) == every
     inbox, _ = smtp_server

@@ -16,7 +16,7 @@ from exports.models import DownloadFile, ExportAudit, ExportStatus
 from project.demo.models import UserPoint
 from tests.conftest import wait_for
 from tests.scaleout.conftest import fetch
-from tests.test_flow import COLUMNS, expected_rows, unneutralise
+from tests.test_flow import expected_rows, export_from_changelist, unneutralise
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
@@ -32,13 +32,7 @@ def test_an_admin_export_runs_once_on_two_redis_workers_and_is_served_and_purged
 
     ids = list(UserPoint.objects.order_by("pk").values_list("pk", flat=True)[:250])
     client.force_login(staff)
-    response = client.post(
-        reverse("admin:demo_userpoint_changelist"),
-        {"action": "export_rows", "_selected_action": ids, "post": "yes", "format": "csv",
-         "delivery": "background", "columns": COLUMNS},
-        follow=True,
-    )  # fmt: skip
-    assert response.status_code == 200
+    export_from_changelist(client, ids)
     audit = ExportAudit.objects.get()
     assert not OrmQ.objects.exists()  # the job went to Redis, not into the ORM queue
 
