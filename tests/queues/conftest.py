@@ -3,6 +3,7 @@ on a throwaway Redis, and django-tasks-db's `manage.py db_worker`, each a subpro
 test database. No qcluster is started here. Ports and folders are free/temporary ones, so
 pytest-xdist workers do not meet."""
 
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from exportdesk_tools.processes import children_of, kill_tree, stop
-from exportdesk_tools.servers import RedisServer
+from exportdesk_tools.processes import children_of
+from exportdesk_tools.servers import RedisServer, stop
 from tests.conftest import ROOT, database_url, wait_for
 
 # Timings short enough for a test (exportdesk_tools.chaos.QUICK_FAULTS): a killed attempt is
@@ -90,11 +91,13 @@ class Queue:
         return done.stdout
 
     def stop_all(self) -> None:
-        for proc in self.started:
-            if proc.poll() is None:
-                stop(proc, timeout=20)
-            if proc.poll() is None:
-                kill_tree(proc)
+        """All at once, and SIGKILL what does not stop: the test is over, so Celery gets its
+        cold shutdown (SIGQUIT), db_worker its SIGTERM."""
+        quit = signal.SIGQUIT if self.name == "celery" else signal.SIGTERM
+        running = [proc for proc in self.started if proc.poll() is None]
+        for proc in running:
+            proc.send_signal(quit)
+        stop(*running, timeout=20)
 
 
 @pytest.fixture(scope="module")
