@@ -17,10 +17,12 @@ from exports.api.payloads import export_json
 from exports.checks import check_queue_timing
 from exports.jobs.accept import ExportRefused, queue_export, start_immediate
 from exports.jobs.runner import fail, run
+from exports.jobs.sweeper import sweep
 from exports.models import DownloadFile, ExportAudit
 from exports.scheduling.due import run_due
 from tests.conftest import make_user
 from tests.schedules import saved_export, schedule_for
+from tests.test_sweeper import running
 
 PAGE = "admin:exports_datasetexport_changelist"
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -167,3 +169,11 @@ def test_a_schedule_says_why_it_paused_in_its_saved_exports_language(demo_data):
     reason = "Das Konto des Eigentümers (owner) ist deaktiviert."
     schedule.refresh_from_db()
     assert (done.message, schedule.paused, schedule.paused_reason) == (reason, True, reason)
+
+
+def test_the_sweeper_gives_up_in_the_exports_language(staff, settings):
+    settings.EXPORTS_STALE_SECONDS, settings.EXPORTS_MAX_ATTEMPTS = 60, 2
+    audit = running(staff, beat_ago=61, attempts=2, options={"language": "fr"})
+    assert sweep().failed == [str(audit.pk)]
+    audit.refresh_from_db()
+    assert audit.error.startswith("Le worker a cessé de répondre (tentative 2 sur 2) ; abandon.")

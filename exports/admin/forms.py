@@ -187,7 +187,10 @@ def limit_lifetime(field: forms.IntegerField) -> None:
     field.initial = default_hours()
     field.validators.append(MaxValueValidator(most))
     field.widget.attrs.update(max=most, min=1)
-    field.help_text = f"Hours, up to {most} ({most // 24} days)."
+    field.help_text = _("Hours, up to %(hours)s (%(days)s days).") % {
+        "hours": most,
+        "days": most // 24,
+    }
 
 
 def limit_rows(field: forms.IntegerField) -> None:

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from exports.admin.audit import ReadOnlyAdmin, pretty_json
 from exports.clock import local
@@ -175,7 +175,7 @@ TIMING_FIELD = {ScheduleKind.INTERVAL: "every", ScheduleKind.WEEKLY: "weekdays"}
 
 def in_minutes(duration: timedelta) -> str:
     minutes = int(duration.total_seconds() // 60)
-    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    return ngettext("%(count)s minute", "%(count)s minutes", minutes) % {"count": minutes}
 
 
 # The fields each kind reads; the others are reset to their defaults when saved, and their
@@ -247,14 +247,19 @@ class TimingForm(forms.ModelForm):
     def check_every(self, every: int | None, unit: str | None) -> None:
         most = MAX_EVERY.get(unit or "", MAX_EVERY["days"])
         if not every:
-            self.add_error("every", "Run every 1 or more hours or days.")
+            self.add_error("every", _("Run every 1 or more hours or days."))
         elif every > most:
-            self.add_error("every", f"At most every {most} {unit}.")
+            texts = {
+                "hours": _("At most every %(most)s hours."),
+                "days": _("At most every %(most)s days."),
+            }
+            self.add_error("every", texts.get(unit or "", texts["days"]) % {"most": most})
 
     def check_start(self, starts_at) -> None:
         latest = timezone.now() + timedelta(days=365 * MAX_START_YEARS)
         if starts_at is not None and starts_at > latest:
-            self.add_error("starts_at", f"The first run must be within {MAX_START_YEARS} years.")
+            text = _("The first run must be within %(years)s years.")
+            self.add_error("starts_at", text % {"years": MAX_START_YEARS})
 
     def trial(self) -> ExportSchedule:
         trial = ExportSchedule(**{k: v for k, v in self.cleaned_data.items() if k != "weekdays"})
@@ -267,11 +272,13 @@ class TimingForm(forms.ModelForm):
         least = timedelta(minutes=app_settings.SCHEDULE_MIN_INTERVAL_MINUTES)
         gap = Timing.of(self.trial()).shortest_gap()
         if gap < least:
+            text = _(
+                "Schedules here run at most every %(least)s "
+                "(EXPORTS_SCHEDULE_MIN_INTERVAL_MINUTES); this one would run %(gap)s apart."
+            )
             self.add_error(
                 TIMING_FIELD.get(kind, "cron"),
-                f"Schedules here run at most every {in_minutes(least)} "
-                f"(EXPORTS_SCHEDULE_MIN_INTERVAL_MINUTES); this one would run "
-                f"{in_minutes(gap)} apart.",
+                text % {"least": in_minutes(least), "gap": in_minutes(gap)},
             )
 
     def check_it_runs(self) -> None:
@@ -303,12 +310,15 @@ class ExportScheduleForm(TimingForm):
         if request is not None and not request.user.is_superuser:
             owned = SavedExport.objects.filter(owner=request.user)
             self.fields["saved_export"].queryset = owned
-        self.fields["lifetime_hours"].help_text += f" At most {max_hours()} hours."
+        most = _("At most %(hours)s hours.") % {"hours": max_hours()}
+        self.fields[
+            "lifetime_hours"
+        ].help_text = f"{self.fields['lifetime_hours'].help_text} {most}"
 
     def clean(self) -> dict:
         data = self.clean_timing()
         if (data.get("lifetime_hours") or 0) > max_hours():
-            self.add_error("lifetime_hours", f"At most {max_hours()} hours.")
+            self.add_error("lifetime_hours", _("At most %(hours)s hours.") % {"hours": max_hours()})
         saved = data.get("saved_export")
         if data.get("incremental") and saved is not None:
             problem = incremental_problem(saved.dataset)
@@ -493,7 +503,7 @@ class ExportScheduleAdmin(OwnedAdmin):
         if not owns(request, obj.saved_export.owner_id):
             raise PermissionDenied
         if obj.paused and not obj.paused_reason:
-            obj.paused_reason = f"Paused by {request.user.get_username()}."
+            obj.paused_reason = _("Paused by %(user)s.") % {"user": request.user.get_username()}
         if not obj.paused:
             obj.paused_reason, obj.failures_in_row = "", 0
         reschedule(obj)

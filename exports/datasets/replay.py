@@ -123,7 +123,7 @@ def replayed_request(context: Context, user, querystring: str = "") -> HttpReque
         setattr(request, name, from_json(name, stored))
     prepare = app_settings.PREPARE_REQUEST
     if prepare:
-        with replaying(f"The host's EXPORTS_PREPARE_REQUEST ({prepare})"):
+        with replaying(later(_("The host's EXPORTS_PREPARE_REQUEST (%(path)s)"), path=prepare)):
             import_string(prepare)(request)
     return request
 

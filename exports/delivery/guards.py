@@ -9,6 +9,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext
 
 from exports.delivery.storage import exports_storage
 from exports.models import DownloadFile
@@ -37,7 +38,7 @@ def servable(file: DownloadFile) -> bool:
 
 
 def not_found() -> HttpResponse:
-    response = HttpResponseNotFound("Not found.", content_type="text/plain")
+    response = HttpResponseNotFound(gettext("Not found."), content_type="text/plain")
     patch_cache_control(response, private=True, no_store=True)
     return response
 

@@ -16,7 +16,7 @@ from typing import BinaryIO
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from django.utils.translation import override
+from django.utils.translation import gettext, override
 
 from exports import engine
 from exports.conf import app_settings
@@ -64,7 +64,7 @@ def spool(audit: ExportAudit, dataset: Dataset, tmp: BinaryIO) -> Result:
             max_rows=engine.row_cap(immediate=True),
         )
     except ExportCancelled:
-        raise ImmediateFailed(_("The export was cancelled.")) from None
+        raise ImmediateFailed(gettext("The export was cancelled.")) from None
     except BaseException as exc:
         with override(None):  # the log in English, the audit row and the page in the user's
             log.warning("immediate export %s failed: %s", audit.pk, reason_for(exc))
@@ -99,7 +99,8 @@ class SpooledBody:
                 notes="\n".join(self.result.notes),
             )
         else:
-            error = f"Interrupted: the client went away after {self.sent} of {self.size} bytes."
+            text = gettext("Interrupted: the client went away after %(sent)s of %(size)s bytes.")
+            error = text % {"sent": self.sent, "size": self.size}
             finish(self.audit.pk, status=ExportStatus.FAILED, error=error, bytes=self.sent)
 
 

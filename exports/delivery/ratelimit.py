@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext
 
 from exports.clock import stored
 from exports.conf import app_settings
@@ -95,8 +96,9 @@ def forget_old_windows(now: datetime) -> int:
 
 def too_many(retry_after: int) -> HttpResponse:
     limit = app_settings.DOWNLOADS_PER_MINUTE
+    text = gettext("Too many downloads: at most %(limit)s a minute. Try again in %(wait)s seconds.")
     response = HttpResponse(
-        f"Too many downloads: at most {limit} a minute. Try again in {retry_after} seconds.",
+        text % {"limit": limit, "wait": retry_after},
         status=429,
         content_type="text/plain",
     )

@@ -159,7 +159,9 @@ def file_options(
     if delimiter is not None:
         delimiter_of(delimiter)
     if (bom or delimiter not in (None, "comma")) and fmt != "csv":
-        raise ValueError("The BOM and the delimiter are CSV options; this export is not CSV.")
+        raise ValueError(
+            gettext("The BOM and the delimiter are CSV options; this export is not CSV.")
+        )
     options: dict[str, Any] = {"time_zone": zone}
     if bom:
         options["bom"] = True

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from exports.clock import aware
 from exports.datasets.base import Column
+from exports.i18n import later
 
 # A cell starting with one of these is a formula to some spreadsheet program.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -45,7 +46,7 @@ def zone_named(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"Unknown time zone {name!r}.") from None
+        raise ValueError(later(_("Unknown time zone %(name)s."), name=repr(name))) from None
 
 
 UTC_ZONE = zone_named("UTC")
@@ -138,7 +139,8 @@ def delimiter_of(name: str) -> str:
         return DELIMITERS[name]
     except KeyError:
         known = ", ".join(DELIMITERS)
-        raise ValueError(f"Unknown CSV delimiter {name!r}; use one of {known}.") from None
+        text = _("Unknown CSV delimiter %(name)s; use one of %(known)s.")
+        raise ValueError(later(text, name=repr(name), known=known)) from None
 
 
 @dataclass(frozen=True)

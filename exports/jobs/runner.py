@@ -20,6 +20,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from exports import engine
 from exports.conf import app_settings
@@ -30,7 +31,7 @@ from exports.delivery.lifetime import OPTION as LIFETIME_OPTION
 from exports.delivery.lifetime import lifetime_for
 from exports.delivery.safesave import remove, save_whole
 from exports.delivery.storage import exports_storage, storage_key
-from exports.i18n import speaking
+from exports.i18n import later, speaking
 from exports.jobs.heartbeat import Heartbeat
 from exports.jobs.progressdb import progress_alias
 from exports.jobs.quotas import Reservation, bytes_under
@@ -215,11 +216,15 @@ def try_again(audit: ExportAudit, attempt: int, exc: Exception) -> bool:
     if attempt >= app_settings.MAX_ATTEMPTS:
         return False
     mine = ExportAudit.objects.filter(pk=audit.pk, status=ExportStatus.RUNNING, attempts=attempt)
-    note = f"The database connection was lost during attempt {attempt} ({exc}); re-queued."
-    requeued = retrying(
-        lambda: back_to_queue(audit, mine, note[:2000]), lost_connection, "re-queueing"
+    text = gettext_lazy(
+        "The database connection was lost during attempt %(attempt)s (%(error)s); re-queued."
     )
-    log.warning("export %s: %s", audit.pk, note if requeued else "not ours any more")
+    note = later(text, attempt=attempt, error=exc)
+    with speaking(audit.options):
+        stored = str(note)[:2000]
+    requeued = retrying(lambda: back_to_queue(audit, mine, stored), lost_connection, "re-queueing")
+    with translation.override(None):
+        log.warning("export %s: %s", audit.pk, str(note) if requeued else "not ours any more")
     return True
 
 

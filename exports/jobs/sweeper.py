@@ -10,6 +10,7 @@ A duplicate job is harmless: only one delivery can win runner.claim.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -18,10 +19,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from exports import queues
 from exports.conf import app_settings
 from exports.db import write_atomic
+from exports.i18n import speaking
 from exports.jobs.accept import enqueue
 from exports.models import Delivery, ExportAudit, ExportStatus
 from exports.signals import finished
@@ -78,18 +81,13 @@ def sweep_stale(now: datetime, swept: Swept) -> None:
             if audit.delivery in NO_JOB or audit.attempts >= max_attempts():
                 if still.update(
                     status=ExportStatus.FAILED,
-                    error=gave_up_reason(audit),
+                    error=in_its_language(audit, gave_up_reason),
                     reserved_bytes=0,
                     finished_at=now,
                 ):
                     swept.failed.append(str(audit.pk))
                     transaction.on_commit(partial(finished, audit.pk))
-            elif back_to_queue(
-                audit,
-                still,
-                f"Worker stopped responding during attempt {audit.attempts}; re-queued.",
-                now,
-            ):
+            elif back_to_queue(audit, still, in_its_language(audit, requeued_note), now):
                 swept.requeued.append(str(audit.pk))
 
 
@@ -114,15 +112,27 @@ def max_attempts() -> int:
     return app_settings.MAX_ATTEMPTS
 
 
+def in_its_language(audit: ExportAudit, text: Callable[[ExportAudit], str]) -> str:
+    """What the audit row says, in the export's language (its owner reads it)."""
+    with speaking(audit.options):
+        return text(audit)
+
+
+def requeued_note(audit: ExportAudit) -> str:
+    text = _("Worker stopped responding during attempt %(attempt)s; re-queued.")
+    return text % {"attempt": audit.attempts}
+
+
 def gave_up_reason(audit: ExportAudit) -> str:
     if audit.delivery == Delivery.IMMEDIATE:
-        return "The download was interrupted: the web process stopped responding."
+        return _("The download was interrupted: the web process stopped responding.")
     if audit.delivery == Delivery.COMMAND:
-        return "The export command stopped responding (killed or lost); its file is incomplete."
-    return (
-        f"The worker stopped responding (attempt {audit.attempts} of {max_attempts()}); "
-        "gave up. Try the export again, perhaps with fewer rows."
+        return _("The export command stopped responding (killed or lost); its file is incomplete.")
+    text = _(
+        "The worker stopped responding (attempt %(attempt)s of %(most)s); gave up. Try the "
+        "export again, perhaps with fewer rows."
     )
+    return text % {"attempt": audit.attempts, "most": max_attempts()}
 
 
 def resend_lost(now: datetime, swept: Swept) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from django.apps import apps
 from django.db import connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
+from django.utils.translation import gettext
 
 from exports.datasets.base import Dataset, get_dataset
 from exports.datasets.changelist import ADMIN_PREFIX
@@ -51,10 +52,11 @@ def incremental_problem(dataset: str) -> str | None:
         return str(exc)
     if isinstance(key, INTEGER_KEYS):
         return None
-    return (
-        f"Incremental schedules need a dataset whose primary key is an integer; "
-        f"{dataset}'s is a {type(key).__name__}."
+    text = gettext(
+        "Incremental schedules need a dataset whose primary key is an integer; %(dataset)s's "
+        "is a %(kind)s."
     )
+    return text % {"dataset": dataset, "kind": type(key).__name__}
 
 
 def open_log(schedule, key: str, dataset: str) -> SentLog:
