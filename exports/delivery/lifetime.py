@@ -3,6 +3,8 @@ EXPORTS_MAX_FILE_LIFETIME), and "keep 24 h longer" on My downloads."""
 
 from datetime import timedelta
 
+from django.utils.translation import gettext as _
+
 from exports.conf import app_settings
 from exports.jobs.quotas import limit_bytes, used_bytes
 from exports.models import DownloadFile
@@ -32,13 +34,13 @@ def keep_longer(file: DownloadFile) -> str | None:
     """Add 24 hours, up to the maximum counted from the file's creation; None when done,
     otherwise why not."""
     if file.is_expired():
-        return "This file has expired; it cannot be kept longer."
+        return _("This file has expired; it cannot be kept longer.")
     limit = limit_bytes()
     if limit and used_bytes(file.owner_id) > limit:
-        return "Your files take more than your storage quota; delete some before keeping more."
+        return _("Your files take more than your storage quota; delete some before keeping more.")
     latest = file.created_at + app_settings.MAX_FILE_LIFETIME
     if file.expires_at >= latest:
-        return "This file is already kept as long as files may be kept."
+        return _("This file is already kept as long as files may be kept.")
     expires = min(file.expires_at + EXTENSION, latest)
     DownloadFile.objects.filter(pk=file.pk).update(expires_at=expires)
     file.expires_at = expires
