@@ -15,6 +15,7 @@ from django.utils import translation
 
 from exports.api.payloads import export_json
 from exports.checks import check_queue_timing
+from exports.datasets.base import Column, Dataset
 from exports.jobs.accept import ExportRefused, queue_export, start_immediate
 from exports.jobs.runner import fail, run
 from exports.jobs.sweeper import sweep
@@ -177,3 +178,21 @@ def test_the_sweeper_gives_up_in_the_exports_language(staff, settings):
     assert sweep().failed == [str(audit.pk)]
     audit.refresh_from_db()
     assert audit.error.startswith("Le worker a cessé de répondre (tentative 2 sur 2) ; abandon.")
+
+
+def test_why_a_column_is_left_out_is_read_in_the_readers_language():
+    """A dataset is built once for the process; its reasons stay lazy."""
+    dataset = Dataset(
+        name="people",
+        title="People",
+        model_label="auth.User",
+        columns=(Column("password", "password"), Column("shoe size", "shoe_size")),
+        filters={},
+    )
+    with translation.override("fr"):
+        reasons = [str(why) for _, why in dataset.omitted]
+    assert reasons == ["un champ secret", "User n’a pas de champ 'shoe_size'"]
+    assert [str(why) for _, why in dataset.omitted] == [
+        "a secret field",
+        "User has no field 'shoe_size'",
+    ]

@@ -105,7 +105,8 @@ class Dataset:
         try:
             resolve_field(self.model, path)
         except ValueError as exc:
-            return str(exc)
+            # Its lazy text: the dataset is kept for the process and read in many languages.
+            return exc.args[0] if exc.args else str(exc)
         return ""
 
     @property
