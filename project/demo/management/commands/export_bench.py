@@ -167,7 +167,8 @@ def fastest(
 
 
 def summary(run: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
-    keys = ("rows", "seconds", "rows_per_s", "peak_rss_mb", "workers_peak_rss_mb", "error")
+    keys = ("rows", "seconds", "cpu_s", "rows_per_s", "peak_rss_mb", "error")
+    keys += ("workers_cpu_s", "workers_peak_rss_mb")
     found = {k: run[k] for k in keys if k in run}
     if peer:
         found["ratio_vs_peer"] = divide(peer.get("seconds"), run.get("seconds"))
@@ -258,9 +259,13 @@ def measure(name: str, kind: str, rows: int, options: dict[str, Any]) -> dict[st
 
 
 def workers_peak() -> dict[str, float]:
-    """The largest peak RSS of the export's worker processes (engine.parallel), if any ran."""
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"workers_peak_rss_mb": round(peak, 1)} if peak else {}
+    """The export's worker processes (engine.parallel), if any ran: the largest peak RSS of
+    one, and their CPU seconds together (cpu_s is this process's own)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if not usage.ru_maxrss:
+        return {}
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"workers_peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "workers_cpu_s": round(cpu, 3)}
 
 
 def peer_export(out, name: str, fmt: str, rows: int) -> int:
