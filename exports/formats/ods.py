@@ -225,11 +225,16 @@ class OdsWriter(Writer):
         text_xml, zone = self._paragraphs, self.zone
         wall = wall_clock(zone)
 
+        search = SPECIAL.search
+        plain_start, plain_end = STRING_START + "<text:p>", "</text:p>" + STRING_END
+
         def text(value: Any) -> str:
             if value is None:
                 return EMPTY
             if value.__class__ is not str:
                 value = text_of(value, zone)
+            if search(value) is None:  # _paragraphs()'s common case, in one concatenation
+                return plain_start + value + plain_end
             return STRING_START + text_xml(value) + STRING_END
 
         def number(value: Any) -> str:
@@ -253,6 +258,13 @@ class OdsWriter(Writer):
             return BOOLEANS["true" if value else "false"]
 
         def moment(value: Any) -> str:
+            if value.__class__ is datetime:  # nearly every value: one template
+                iso = wall(value).isoformat()
+                return (
+                    '<table:table-cell table:style-name="datetime" office:value-type="date"'
+                    f' office:date-value="{iso}"><text:p>{iso[:10]} {iso[11:19]}</text:p>'
+                    "</table:table-cell>"
+                )
             if value is None:
                 return EMPTY
             if isinstance(value, datetime):
