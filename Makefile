@@ -2,7 +2,9 @@
 # `make test` runs three lanes in turn: test-pg (the whole suite, Django 5.2 on Python 3.11,
 # PostgreSQL), test-sqlite (the tests marked sqlite_lane, on an SQLite file) and test-dj61
 # (on Django 6.1 and Python 3.12, the tests of what Django 6.1 can change: DJ61_TESTS below).
-# PYTEST_ARGS goes to every lane.
+# PYTEST_ARGS goes to every lane. Every lane runs on two pytest-xdist workers (XDIST; one
+# PostgreSQL server, a test database or SQLite file per worker; tests/conftest.py groups
+# the tests by module); `make test XDIST=` runs them in one process.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,6 +15,7 @@ VENV_DJ61 := .venv-dj61
 PY_DJ61 := $(VENV_DJ61)/bin/python
 DJANGO_DJ61 := django>=6.1,<6.2
 DEMO_ROWS ?= 20000
+XDIST ?= -n 2 --dist loadgroup --no-loadscope-reorder
 # Debian packages the tests drive as real components (installed only when missing, as root).
 SYSTEM_PACKAGES := chromium gettext libreoffice-calc-nogui redis-server sqlite3
 SYSTEM_COMMANDS := chromium soffice redis-server Rscript sqlite3 xgettext
@@ -63,11 +66,11 @@ run: install
 test: test-pg test-sqlite test-dj61
 
 test-pg: install system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # Exit status 5 means PYTEST_ARGS selected no test of this lane: nothing to run, not a failure.
 test-sqlite: install
-	TEST_DATABASE=sqlite $(PY) -m pytest -m 'sqlite_lane and not postgres_only' $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	TEST_DATABASE=sqlite $(PY) -m pytest $(XDIST) -m 'sqlite_lane and not postgres_only' $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # What Django 6.1 can change: the admin's pages, forms, templates and changelists (exact rows
 # in a host's admin), requests, sessions, messages, mail, time zones, languages, the API, a

@@ -55,11 +55,38 @@ ONE_LANE_TESTS = (
 )
 
 
+# pytest-xdist: every lane of `make test` runs on two workers (`-n 2 --dist loadgroup
+# --no-loadscope-reorder`, Makefile XDIST). A module is one group, so its tests stay on one
+# worker and its module fixtures (a wheel and a venv, LibreOffice conversions, memory probes)
+# are built once. The CPU-heavy runs (real clusters killed and restarted, hundreds of exports,
+# memory probes) share one group: they never run beside each other.
+HEAVY_PATHS = (
+    "tests/test_chaos.py",
+    "tests/test_export_load.py",
+    "tests/test_formats_memory.py",
+    "tests/scaleout/test_chaos_scaleout.py",
+)
+# The longest groups, measured (`--durations`): handed out first, so neither worker is left
+# with a long module at the end while the other one idles. The rest keep collection order.
+SLOW_FIRST = ("heavy",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.path)).relative_to(ROOT).as_posix()
         if path.startswith(ONE_LANE_PATHS) or item.originalname in ONE_LANE_TESTS:
             item.add_marker(pytest.mark.one_lane)
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group("heavy" if path in HEAVY_PATHS else path))
+    if hasattr(config, "workerinput"):  # an xdist worker: every worker sorts the same way
+        items.sort(key=slow_first)
+
+
+def slow_first(item: pytest.Item) -> int:
+    """Sort key: the groups of SLOW_FIRST in their order, then everything else (stable)."""
+    group = item.get_closest_marker("xdist_group").args[0]
+    return SLOW_FIRST.index(group) if group in SLOW_FIRST else len(SLOW_FIRST)
 
 
 def wait_for(condition: Callable[[], T], timeout: float = 60, what: str = "condition") -> T:
