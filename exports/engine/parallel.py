@@ -59,6 +59,9 @@ class Plan:
     snapshot: str
     descending: bool
     parts: tuple[Part, ...]
+    # The changelist's query before any limit, built (replayed) once, here: the workers
+    # inherit it and only narrow it.
+    base: models.QuerySet
 
 
 def display_processes() -> int:
@@ -101,7 +104,7 @@ def plan_for(source: TableSource) -> Plan | None:
         return None
     base = source.dataset.filtered(source.conditions)
     parts = split(qs, base, snapshot, processes, threshold)
-    return None if parts is None else Plan(qs.db, snapshot, descending, parts)
+    return None if parts is None else Plan(qs.db, snapshot, descending, parts, base)
 
 
 def key_order(qs: models.QuerySet) -> bool | None:
@@ -245,9 +248,8 @@ def run_worker(source: TableSource, plan: Plan, part: Part, spool_fd: int, notic
     try:
         with transaction.atomic(using=plan.alias):
             join_snapshot(plan.alias, plan.snapshot)
-            dataset = source.dataset
-            queryset = narrowed(dataset.filtered(source.conditions), part, plan.descending)
-            rows = reordered(dataset.rows_of(queryset), source)
+            queryset = narrowed(plan.base, part, plan.descending)
+            rows = reordered(source.dataset.rows_of(queryset), source)
             chunk: list[Sequence[Any]] = []
             for row in rows:
                 chunk.append(row)
