@@ -163,9 +163,11 @@ def builder(model: type[models.Model], db: str, names: Sequence[str]) -> Build:
     def build(values: Sequence[Any]) -> models.Model:
         obj = new(model)
         state = ModelState()
-        state.adding, state.db = False, db
-        obj.__dict__["_state"] = state
-        obj.__dict__.update(zip(names, values, strict=True))
+        state.adding = False
+        state.db = db
+        fields = obj.__dict__
+        fields["_state"] = state
+        fields.update(zip(names, values, strict=False))  # as many: the compiler's select
         return obj
 
     return build
