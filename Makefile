@@ -5,7 +5,7 @@
 # PYTEST_ARGS goes to every lane. Every lane runs on two pytest-xdist workers (XDIST; one
 # PostgreSQL server, a test database or SQLite file per worker; tests/conftest.py groups
 # the tests by module); `make test XDIST=` runs them in one process.
-# Measured 2026-12-07, one process -> XDIST, on two shared cores: test-pg 28:38 -> 22:10,
+# Measured 2026-12-07, one process -> XDIST, on two shared cores: test-pg 28:38 -> 22:10 and 16:16,
 # test-sqlite 2:31 -> 1:31, test-dj61 10:06 -> 8:39 (README, "Quick start").
 PYTHON ?= python3
 VENV := .venv
