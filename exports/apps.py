@@ -32,7 +32,7 @@ class ExportsConfig(AppConfig):
         # Every installed app's datasets.py declares its datasets, as admin.py does ModelAdmins.
         autodiscover_modules("datasets", register_to=registry)
         post_migrate.connect(ensure_schedules, sender=self)
-        if app_settings.QUEUE == "celery" and queue_checks.installed("celery"):
+        if app_settings.QUEUE == "celery" and checks.installed("celery"):
             # The worker's task. Without Celery Django must still start: exports.E031 says
             # which extra to install.
             from exports.queues import on_celery  # noqa: F401

@@ -1,13 +1,12 @@
 """System checks for the chosen queue (EXPORTS_QUEUE): a known name, its package installed
 (naming the extra), and a backend that really runs jobs in the background."""
 
-from importlib.util import find_spec
-
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from exports.checks import installed
 from exports.conf import app_settings
 from exports.queues import QUEUES
 
@@ -16,13 +15,6 @@ NOT_BACKGROUND = {
     "ImmediateBackend": gettext_lazy("runs every export inside the request that asks for it"),
     "DummyBackend": gettext_lazy("never runs a job"),
 }
-
-
-def installed(module: str) -> bool:
-    try:
-        return find_spec(module) is not None
-    except ModuleNotFoundError:  # a parent package is missing
-        return False
 
 
 @register()
